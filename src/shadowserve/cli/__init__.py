@@ -1,0 +1,1 @@
+"""The ``shadowserve`` command line."""

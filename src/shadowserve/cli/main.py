@@ -1,0 +1,76 @@
+"""``shadowserve serve | demo``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import uvicorn
+
+from shadowserve.app import build_application
+from shadowserve.config import Settings
+
+
+@click.group()
+@click.version_option(package_name="shadowserve")
+def cli() -> None:
+    """Self-hosted shadow testing for ML models, speaking SageMaker's APIs."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="SHADOWSERVE_HOST")
+@click.option("--port", default=8080, show_default=True, type=int, envvar="SHADOWSERVE_PORT")
+@click.option(
+    "--data-dir",
+    default=".shadowserve",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="SHADOWSERVE_DATA_DIR",
+    help="Where the SQLite database (and later captures and models) live.",
+)
+@click.option("--db", "db_url", default=None, envvar="SHADOWSERVE_DB",
+              help="A SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Default: SQLite "
+                   "in the data dir.")
+@click.option("--account-id", default="123456789012", show_default=True,
+              envvar="SHADOWSERVE_ACCOUNT_ID", help="The account id put into ARNs.")
+@click.option("--reconcile-interval", default=1.0, show_default=True, type=float,
+              envvar="SHADOWSERVE_RECONCILE_INTERVAL",
+              help="Seconds between reconciler passes (status moves, schedules).")
+@click.option("--log-level", default="info", show_default=True, envvar="SHADOWSERVE_LOG_LEVEL")
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    db_url: str | None,
+    account_id: str,
+    reconcile_interval: float,
+    log_level: str,
+) -> None:
+    """Run the server: SageMaker's API on one port."""
+    settings = Settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        db_url=db_url,
+        account_id=account_id,
+        reconcile_interval=reconcile_interval,
+        log_level=log_level,
+    )
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    application = build_application(settings)
+    # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes in-flight requests,
+    # then runs our lifespan shutdown (reconciler stop, store close).
+    uvicorn.run(application.http, host=host, port=port, log_level=log_level, access_log=False)
+
+
+@cli.command()
+def demo() -> None:
+    """A scripted walk through the API (the full demo comes with the demo issue)."""
+    from shadowserve.cli.demo import run_demo
+
+    run_demo()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,24 @@
+"""One Settings object for the whole server, filled from CLI flags and SHADOWSERVE_* env."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from shadowserve.store.sql import sqlite_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".shadowserve")
+    # A SQLAlchemy URL; None means SQLite in the data dir.
+    db_url: str | None = None
+    account_id: str = "123456789012"
+    # Seconds between reconciler passes: how quickly statuses move and schedules fire.
+    reconcile_interval: float = 1.0
+    log_level: str = "info"
+
+    def database_url(self) -> str:
+        return self.db_url or sqlite_url(self.data_dir)

@@ -1,0 +1,1 @@
+"""Pure domain: resources, ARNs, the experiment state machine and errors. No I/O here."""

@@ -1,0 +1,1 @@
+"""The ASGI application: routes requests to protocol adapters; no business logic."""

@@ -1,0 +1,1 @@
+"""AWS wire protocols: bytes in, typed requests to the services, bytes out."""

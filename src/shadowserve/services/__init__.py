@@ -1,0 +1,1 @@
+"""Control-plane use cases: one function per SageMaker operation, plus the reconciler."""

@@ -1,0 +1,42 @@
+"""What every use case needs: the store, the clock, the runtime and the caller's scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from shadowserve.domain.arns import ResourceKind, Scope, resource_arn
+from shadowserve.domain.clock import Clock
+from shadowserve.domain.errors import Conflict, StaleWrite
+from shadowserve.services.repository import Repository
+from shadowserve.services.runtime import EndpointRuntime
+from shadowserve.store.base import Store
+
+R = TypeVar("R")
+
+
+@dataclass
+class ControlPlane:
+    store: Store
+    clock: Clock
+    runtime: EndpointRuntime
+
+    @contextmanager
+    def repository(self, scope: Scope) -> Iterator[Repository]:
+        with self.store.transaction() as tx:
+            yield Repository(tx, scope)
+
+    def write(self, scope: Scope, work: Callable[[Repository], R]) -> R:
+        """Run ``work`` in one transaction; a concurrent change to what it read is a Conflict."""
+        try:
+            with self.repository(scope) as repo:
+                return work(repo)
+        except StaleWrite as exc:
+            raise Conflict(
+                "The resource was changed by another request at the same time; retry."
+            ) from exc
+
+    def arn(self, scope: Scope, kind: ResourceKind, name: str) -> str:
+        return resource_arn(scope, kind, name)

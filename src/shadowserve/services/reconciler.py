@@ -1,0 +1,162 @@
+"""The reconciler: compares desired state (the store) with what runs, and closes the gap.
+
+It is the only thing that moves statuses over time: schedules fire here, rollouts finish
+here. It keeps no timers of its own, so after a restart the next pass carries on from the
+stored state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from shadowserve.domain.arns import Scope
+from shadowserve.domain.errors import DomainError, StaleWrite
+from shadowserve.domain.experiment import InferenceExperiment
+from shadowserve.domain.resources import Endpoint, EndpointConfig, EndpointStatus, Model
+from shadowserve.services import experiment_steps
+from shadowserve.services.context import ControlPlane
+from shadowserve.services.repository import Repository, all_scopes
+from shadowserve.services.runtime import DeployResult, DeployState, Deployment
+
+log = logging.getLogger(__name__)
+
+ROLLING_OUT = (EndpointStatus.CREATING, EndpointStatus.UPDATING)
+
+
+class Reconciler:
+    def __init__(self, plane: ControlPlane, interval: float) -> None:
+        self._plane = plane
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self.run_once()
+            except Exception:  # The loop must outlive any one bad pass.
+                log.exception("reconciler pass failed")
+            self._stopped.wait(self._interval)
+
+    def run_once(self) -> None:
+        """One pass over every experiment, then every endpoint."""
+        with self._plane.store.transaction() as tx:
+            experiments = [(s, e.value.name) for s, e in all_scopes(tx, InferenceExperiment)]
+            endpoints = [(s, e.value.endpoint_name) for s, e in all_scopes(tx, Endpoint)]
+        for scope, name in experiments:
+            self._advance_experiment(scope, name)
+        for scope, name in endpoints:
+            self._reconcile_endpoint(scope, name)
+
+    def _advance_experiment(self, scope: Scope, name: str) -> None:
+        now = self._plane.clock.now()
+        try:
+            with self._plane.repository(scope) as repo:
+                found = repo.find(InferenceExperiment, name)
+                if found is not None:
+                    experiment_steps.advance(repo, found, now)
+        except StaleWrite:
+            return  # Changed by a request meanwhile; the next pass sees the new state.
+        except DomainError as exc:
+            self._cancel(scope, name, exc.message)
+        except Exception as exc:
+            log.exception("experiment %s failed", name)
+            self._cancel(scope, name, f"Unexpected error: {exc}")
+
+    def _cancel(self, scope: Scope, name: str, reason: str) -> None:
+        with self._plane.repository(scope) as repo:
+            found = repo.find(InferenceExperiment, name)
+            if found is not None and found.value.is_active():
+                experiment_steps.cancel(repo, found, reason, self._plane.clock.now())
+
+    def _reconcile_endpoint(self, scope: Scope, name: str) -> None:
+        with self._plane.repository(scope) as repo:
+            found = repo.find(Endpoint, name)
+            if found is None:
+                return
+            endpoint, version = found.value, found.document.version
+            deployment = None if _deleting(endpoint) else _deployment(repo, endpoint)
+        if deployment is None:
+            if _deleting(endpoint) and self._plane.runtime.undeploy(scope, name):
+                self._remove(scope, name, version)
+            return
+        result = self._plane.runtime.deploy(deployment)
+        if endpoint.endpoint_status in ROLLING_OUT:
+            self._settle(scope, name, version, result)
+
+    def _remove(self, scope: Scope, name: str, version: int) -> None:
+        with self._plane.repository(scope) as repo:
+            found = repo.find(Endpoint, name)
+            if found is not None and found.document.version == version:
+                repo.remove(found)
+                repo.tx.delete_tags(found.value.endpoint_arn)
+
+    def _settle(self, scope: Scope, name: str, version: int, result: DeployResult) -> None:
+        if result.state == DeployState.PENDING:
+            return
+        with self._plane.repository(scope) as repo:
+            found = repo.find(Endpoint, name)
+            if found is None or found.document.version != version:
+                return  # Changed meanwhile: the next pass deploys the new desired state.
+            endpoint = found.value
+            if result.state == DeployState.READY:
+                endpoint.endpoint_config_name = endpoint.target_config_name()
+                endpoint.endpoint_status = EndpointStatus.IN_SERVICE
+                endpoint.failure_reason = None
+            elif endpoint.endpoint_status == EndpointStatus.CREATING:
+                endpoint.endpoint_status = EndpointStatus.FAILED
+                endpoint.failure_reason = result.reason
+            else:
+                # A failed update leaves the endpoint serving its previous config.
+                endpoint.endpoint_status = EndpointStatus.IN_SERVICE
+                endpoint.failure_reason = result.reason
+            endpoint.pending_endpoint_config_name = None
+            endpoint.last_modified_time = self._plane.clock.now()
+            repo.save(found)
+
+
+def _deleting(endpoint: Endpoint) -> bool:
+    return endpoint.endpoint_status == EndpointStatus.DELETING
+
+
+def _deployment(repo: Repository, endpoint: Endpoint) -> Deployment | None:
+    """What the endpoint should serve now: its target config with capacities applied."""
+    if endpoint.endpoint_status == EndpointStatus.FAILED:
+        return None
+    config_found = repo.find(EndpointConfig, endpoint.target_config_name())
+    if config_found is None:
+        return None
+    config = config_found.value.model_copy(deep=True)
+    for variant in config.production_variants:
+        capacity = endpoint.capacity(variant.variant_name)
+        if capacity is not None and capacity.desired_weight is not None:
+            variant.initial_variant_weight = capacity.desired_weight
+        if capacity is not None and capacity.desired_instance_count is not None:
+            variant.initial_instance_count = capacity.desired_instance_count
+    models = {}
+    for model_name in config.model_names():
+        model = repo.find(Model, model_name)
+        if model is not None:
+            models[model_name] = model.value
+    experiment = _running_experiment(repo, endpoint)
+    return Deployment(repo.scope, endpoint, config, models, experiment)
+
+
+def _running_experiment(repo: Repository, endpoint: Endpoint) -> InferenceExperiment | None:
+    for loaded in repo.all(InferenceExperiment):
+        experiment = loaded.value
+        if experiment.endpoint_name.lower() == endpoint.endpoint_name.lower() and (
+            experiment.is_active()
+        ):
+            return experiment
+    return None

@@ -1,0 +1,65 @@
+"""The boundary between the control plane and whatever runs the models.
+
+The reconciler asks an EndpointRuntime to make an endpoint serve a config; the runtime
+answers whether that is done, still under way, or failed. The data-plane issue brings the
+worker-process runtime; until then ControlPlaneOnlyRuntime records deployments and reports
+them ready, so the control plane's state machine can be used and tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from shadowserve.domain.arns import Scope
+from shadowserve.domain.experiment import InferenceExperiment
+from shadowserve.domain.resources import Endpoint, EndpointConfig, Model
+
+
+class DeployState(StrEnum):
+    READY = "ready"
+    PENDING = "pending"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    state: DeployState
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Everything a runtime needs to serve one endpoint."""
+
+    scope: Scope
+    endpoint: Endpoint
+    config: EndpointConfig
+    models: dict[str, Model]
+    experiment: InferenceExperiment | None
+
+
+class EndpointRuntime(Protocol):
+    def deploy(self, deployment: Deployment) -> DeployResult:
+        """Move the endpoint towards serving ``deployment``; safe to call again and again."""
+        ...
+
+    def undeploy(self, scope: Scope, endpoint_name: str) -> bool:
+        """Stop serving the endpoint; True once nothing of it is left running."""
+        ...
+
+
+class ControlPlaneOnlyRuntime:
+    """Records what should be deployed and reports it ready at once; runs no model."""
+
+    def __init__(self) -> None:
+        self.deployed: dict[tuple[Scope, str], Deployment] = {}
+
+    def deploy(self, deployment: Deployment) -> DeployResult:
+        self.deployed[(deployment.scope, deployment.endpoint.endpoint_name.lower())] = deployment
+        return DeployResult(DeployState.READY)
+
+    def undeploy(self, scope: Scope, endpoint_name: str) -> bool:
+        self.deployed.pop((scope, endpoint_name.lower()), None)
+        return True

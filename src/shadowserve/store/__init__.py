@@ -1,0 +1,1 @@
+"""Durable state: resources as versioned JSON documents, and tags, behind one small interface."""

@@ -1,0 +1,60 @@
+"""The store contract every backend (SQL, in-memory) fulfils; tests/contract runs it on each."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shadowserve.domain.arns import ResourceKind, Scope
+
+
+@dataclass
+class Document:
+    """One stored resource. ``version`` counts writes, for optimistic concurrency."""
+
+    kind: ResourceKind
+    scope: Scope
+    name_key: str
+    body: dict[str, Any]
+    version: int = field(default=0)
+
+
+class DuplicateKey(Exception):
+    """insert() found a document with the same kind, scope and name."""
+
+
+class Transaction(Protocol):
+    """A unit of work: everything done through it commits together or not at all."""
+
+    def get(self, kind: ResourceKind, scope: Scope, name_key: str) -> Document | None: ...
+
+    def list(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
+        """Every document of a kind, in one scope or (None) in all scopes."""
+        ...
+
+    def insert(self, document: Document) -> Document: ...
+
+    def update(self, document: Document) -> Document:
+        """Write a document read earlier; raises StaleWrite if it changed since."""
+        ...
+
+    def delete(self, document: Document) -> None:
+        """Delete a document read earlier; raises StaleWrite if it changed since."""
+        ...
+
+    def tags(self, arn: str) -> list[tuple[str, str]]: ...
+
+    def put_tags(self, arn: str, tags: list[tuple[str, str]]) -> None:
+        """Add tags, overwriting the values of keys already present."""
+        ...
+
+    def delete_tags(self, arn: str, keys: list[str] | None = None) -> None:
+        """Delete the named keys, or every tag of the ARN when keys is None."""
+        ...
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def close(self) -> None: ...

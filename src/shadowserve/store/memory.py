@@ -1,0 +1,90 @@
+"""An in-memory store with the same contract as the SQL one: for fast unit tests."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from shadowserve.domain.arns import ResourceKind, Scope
+from shadowserve.domain.errors import StaleWrite
+from shadowserve.store.base import Document, DuplicateKey
+
+_Key = tuple[ResourceKind, Scope, str]
+
+
+class MemoryState:
+    def __init__(self) -> None:
+        self.documents: dict[_Key, Document] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._state = MemoryState()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryTransaction]:
+        with self._lock:
+            # Work on a copy and swap it in only when the block succeeds: all or nothing.
+            working = copy.deepcopy(self._state)
+            yield MemoryTransaction(working)
+            self._state = working
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryTransaction:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    def get(self, kind: ResourceKind, scope: Scope, name_key: str) -> Document | None:
+        found = self._s.documents.get((kind, scope, name_key))
+        return copy.deepcopy(found) if found else None
+
+    def list(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
+        return [
+            copy.deepcopy(doc)
+            for (doc_kind, doc_scope, _), doc in self._s.documents.items()
+            if doc_kind == kind and (scope is None or doc_scope == scope)
+        ]
+
+    def insert(self, document: Document) -> Document:
+        key = (document.kind, document.scope, document.name_key)
+        if key in self._s.documents:
+            raise DuplicateKey(document.name_key)
+        document.version = 1
+        self._s.documents[key] = copy.deepcopy(document)
+        return document
+
+    def update(self, document: Document) -> Document:
+        key = self._checked(document)
+        document.version += 1
+        self._s.documents[key] = copy.deepcopy(document)
+        return document
+
+    def delete(self, document: Document) -> None:
+        del self._s.documents[self._checked(document)]
+
+    def tags(self, arn: str) -> list[tuple[str, str]]:
+        return list(self._s.tags.get(arn, {}).items())
+
+    def put_tags(self, arn: str, tags: list[tuple[str, str]]) -> None:
+        self._s.tags.setdefault(arn, {}).update(tags)
+
+    def delete_tags(self, arn: str, keys: list[str] | None = None) -> None:
+        if keys is None:
+            self._s.tags.pop(arn, None)
+            return
+        for key in keys:
+            self._s.tags.get(arn, {}).pop(key, None)
+
+    def _checked(self, document: Document) -> _Key:
+        key = (document.kind, document.scope, document.name_key)
+        stored = self._s.documents.get(key)
+        if stored is None or stored.version != document.version:
+            raise StaleWrite(document.name_key)
+        return key

@@ -1,0 +1,204 @@
+"""The SQL store: SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from shadowserve.domain.arns import ResourceKind, Scope
+from shadowserve.domain.errors import StaleWrite
+from shadowserve.store.base import Document, DuplicateKey
+
+metadata = MetaData()
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("account", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name_key", String(128), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("arn", String(256), primary_key=True),
+    Column("tag_key", String(128), primary_key=True),
+    Column("tag_value", String(256), nullable=False),
+    # Keeps ListTags in the order tags were added.
+    Column("position", Integer, nullable=False),
+)
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'shadowserve.db'}"
+
+
+class SqlStore:
+    def __init__(self, url: str) -> None:
+        self._engine = _make_engine(url)
+        # SQLite has one writer; serialising our own writers avoids "database is locked"
+        # retries. Transactions never do slow I/O while holding it.
+        self._lock = threading.Lock()
+        metadata.create_all(self._engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        with self._lock, self._engine.begin() as connection:
+            yield SqlTransaction(connection)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+class SqlTransaction:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def get(self, kind: ResourceKind, scope: Scope, name_key: str) -> Document | None:
+        row = self._c.execute(
+            select(resources.c.version, resources.c.body).where(_key(kind, scope, name_key))
+        ).first()
+        if row is None:
+            return None
+        return Document(kind, scope, name_key, json.loads(row.body), row.version)
+
+    def list(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
+        query = select(resources).where(resources.c.kind == kind.value)
+        if scope is not None:
+            query = query.where(
+                resources.c.account == scope.account, resources.c.region == scope.region
+            )
+        return [
+            Document(
+                kind,
+                Scope(row.account, row.region),
+                row.name_key,
+                json.loads(row.body),
+                row.version,
+            )
+            for row in self._c.execute(query)
+        ]
+
+    def insert(self, document: Document) -> Document:
+        try:
+            with self._c.begin_nested():
+                self._c.execute(
+                    insert(resources).values(
+                        kind=document.kind.value,
+                        account=document.scope.account,
+                        region=document.scope.region,
+                        name_key=document.name_key,
+                        version=1,
+                        body=json.dumps(document.body),
+                    )
+                )
+        except IntegrityError as exc:
+            raise DuplicateKey(document.name_key) from exc
+        document.version = 1
+        return document
+
+    def update(self, document: Document) -> Document:
+        result = self._c.execute(
+            update(resources)
+            .where(
+                _key(document.kind, document.scope, document.name_key),
+                resources.c.version == document.version,
+            )
+            .values(version=document.version + 1, body=json.dumps(document.body))
+        )
+        if result.rowcount != 1:
+            raise StaleWrite(document.name_key)
+        document.version += 1
+        return document
+
+    def delete(self, document: Document) -> None:
+        result = self._c.execute(
+            delete(resources).where(
+                _key(document.kind, document.scope, document.name_key),
+                resources.c.version == document.version,
+            )
+        )
+        if result.rowcount != 1:
+            raise StaleWrite(document.name_key)
+
+    def tags(self, arn: str) -> list[tuple[str, str]]:
+        rows = self._c.execute(
+            select(tags.c.tag_key, tags.c.tag_value)
+            .where(tags.c.arn == arn)
+            .order_by(tags.c.position)
+        )
+        return [(row.tag_key, row.tag_value) for row in rows]
+
+    def put_tags(self, arn: str, new_tags: list[tuple[str, str]]) -> None:
+        existing = dict(self.tags(arn))
+        position = len(existing)
+        for key, value in new_tags:
+            if key in existing:
+                self._c.execute(
+                    update(tags)
+                    .where(tags.c.arn == arn, tags.c.tag_key == key)
+                    .values(tag_value=value)
+                )
+            else:
+                self._c.execute(
+                    insert(tags).values(arn=arn, tag_key=key, tag_value=value, position=position)
+                )
+                position += 1
+            existing[key] = value
+
+    def delete_tags(self, arn: str, keys: list[str] | None = None) -> None:
+        query = delete(tags).where(tags.c.arn == arn)
+        if keys is not None:
+            query = query.where(tags.c.tag_key.in_(keys))
+        self._c.execute(query)
+
+
+def _key(kind: ResourceKind, scope: Scope, name_key: str) -> Any:
+    return and_(
+        resources.c.kind == kind.value,
+        resources.c.account == scope.account,
+        resources.c.region == scope.region,
+        resources.c.name_key == name_key,
+    )
