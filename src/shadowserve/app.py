@@ -31,7 +31,9 @@ class Application:
 def build_application(settings: Settings, clock: Clock | None = None) -> Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.database_url())
-    plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=ControlPlaneOnlyRuntime())
+    plane = ControlPlane(
+        store=store, clock=clock or SystemClock(), runtime=ControlPlaneOnlyRuntime()
+    )
     reconciler = Reconciler(plane, settings.reconcile_interval)
     sagemaker_service = AwsJsonService(load_service_model("sagemaker"), sagemaker.OPERATIONS)
 

@@ -29,14 +29,29 @@ def cli() -> None:
     envvar="SHADOWSERVE_DATA_DIR",
     help="Where the SQLite database (and later captures and models) live.",
 )
-@click.option("--db", "db_url", default=None, envvar="SHADOWSERVE_DB",
-              help="A SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Default: SQLite "
-                   "in the data dir.")
-@click.option("--account-id", default="123456789012", show_default=True,
-              envvar="SHADOWSERVE_ACCOUNT_ID", help="The account id put into ARNs.")
-@click.option("--reconcile-interval", default=1.0, show_default=True, type=float,
-              envvar="SHADOWSERVE_RECONCILE_INTERVAL",
-              help="Seconds between reconciler passes (status moves, schedules).")
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    envvar="SHADOWSERVE_DB",
+    help="A SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Default: SQLite "
+    "in the data dir.",
+)
+@click.option(
+    "--account-id",
+    default="123456789012",
+    show_default=True,
+    envvar="SHADOWSERVE_ACCOUNT_ID",
+    help="The account id put into ARNs.",
+)
+@click.option(
+    "--reconcile-interval",
+    default=1.0,
+    show_default=True,
+    type=float,
+    envvar="SHADOWSERVE_RECONCILE_INTERVAL",
+    help="Seconds between reconciler passes (status moves, schedules).",
+)
 @click.option("--log-level", default="info", show_default=True, envvar="SHADOWSERVE_LOG_LEVEL")
 def serve(
     host: str,
@@ -57,7 +72,9 @@ def serve(
         reconcile_interval=reconcile_interval,
         log_level=log_level,
     )
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     application = build_application(settings)
     # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes in-flight requests,
     # then runs our lifespan shutdown (reconciler stop, store close).

@@ -43,7 +43,10 @@ def shadow_variants(base: EndpointConfig, experiment: InferenceExperiment) -> En
             destination_s3_uri=storage.destination,
             initial_sampling_percentage=100,
             kms_key_id=storage.kms_key,
-            capture_options=[CaptureOption(capture_mode="Input"), CaptureOption(capture_mode="Output")],
+            capture_options=[
+                CaptureOption(capture_mode="Input"),
+                CaptureOption(capture_mode="Output"),
+            ],
             capture_content_type_header=storage.content_type,
         )
     return config
@@ -98,7 +101,9 @@ def outcome_config(
     if current is not None and production.variant_name in desired:
         config.production_variants = [_sized(current, desired[production.variant_name])]
     if shadow_action == A.RETAIN:
-        config.shadow_production_variants = [_variant_from(desired.get(shadow.variant_name, shadow))]
+        config.shadow_production_variants = [
+            _variant_from(desired.get(shadow.variant_name, shadow))
+        ]
     return config
 
 
@@ -116,8 +121,12 @@ def mark_stopped(experiment: InferenceExperiment, stop: StopRequest, deployed: b
     for variant in experiment.model_variants:
         action = _action_for(experiment, stop, variant.variant_name)
         removed = action == A.REMOVE
-        never_deployed = not deployed and variant.variant_name == experiment.shadow_variant().variant_name
-        variant.status = VariantStatus.DELETED if removed or never_deployed else VariantStatus.IN_SERVICE
+        never_deployed = (
+            not deployed and variant.variant_name == experiment.shadow_variant().variant_name
+        )
+        variant.status = (
+            VariantStatus.DELETED if removed or never_deployed else VariantStatus.IN_SERVICE
+        )
 
 
 def end_of_schedule_stop() -> StopRequest:

@@ -84,7 +84,9 @@ def _string(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
     _length(shape, value, len(value), path, problems)
     enum = shape.metadata.get("enum")
     if enum and value not in enum:
-        problems.append(_failed(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
+        problems.append(
+            _failed(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
+        )
     pattern = shape.metadata.get("pattern")
     if pattern and not _matches(pattern, value):
         problems.append(
@@ -131,17 +133,25 @@ def _blob(_shape: Shape, value: Any, path: str, _problems: list[str]) -> None:
 def _length(shape: Shape, value: Any, size: int, path: str, problems: list[str]) -> None:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if low is not None and size < low:
-        problems.append(_failed(value, path, f"Member must have length greater than or equal to {low}"))
+        problems.append(
+            _failed(value, path, f"Member must have length greater than or equal to {low}")
+        )
     if high is not None and size > high:
-        problems.append(_failed(value, path, f"Member must have length less than or equal to {high}"))
+        problems.append(
+            _failed(value, path, f"Member must have length less than or equal to {high}")
+        )
 
 
 def _range(shape: Shape, value: float, path: str, problems: list[str]) -> None:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if low is not None and value < low:
-        problems.append(_failed(value, path, f"Member must have value greater than or equal to {low}"))
+        problems.append(
+            _failed(value, path, f"Member must have value greater than or equal to {low}")
+        )
     if high is not None and value > high:
-        problems.append(_failed(value, path, f"Member must have value less than or equal to {high}"))
+        problems.append(
+            _failed(value, path, f"Member must have value less than or equal to {high}")
+        )
 
 
 def _failed(value: Any, path: str, constraint: str) -> str:

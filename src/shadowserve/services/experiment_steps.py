@@ -160,9 +160,7 @@ def _named(
     return config
 
 
-def _finish(
-    experiment: InferenceExperiment, status: S, reason: str | None, now: datetime
-) -> None:
+def _finish(experiment: InferenceExperiment, status: S, reason: str | None, now: datetime) -> None:
     experiment.status = status
     experiment.status_reason = reason
     experiment.completion_time = now

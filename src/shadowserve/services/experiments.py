@@ -100,15 +100,17 @@ def create_inference_experiment(
     experiment.set_variant_statuses(VariantStatus.IN_SERVICE, VariantStatus.CREATING)
 
     def work(repo: Repository) -> InferenceExperiment:
+        if repo.find(InferenceExperiment, request.name) is not None:
+            raise ResourceInUse(f"Inference experiment {request.name} already exists.")
         endpoint = find_endpoint(repo, request.endpoint_name).value
         experiment.endpoint_name = endpoint.endpoint_name
-        check_against_endpoint(repo, experiment, endpoint)
         busy = active_experiment_on(repo, endpoint.endpoint_name)
         if busy is not None:
             raise ResourceInUse(
                 f"Endpoint {endpoint.endpoint_name} already has an active inference experiment "
                 f"{busy.name} ({busy.status}); an endpoint runs one experiment at a time."
             )
+        check_against_endpoint(repo, experiment, endpoint)
         return create_with_tags(
             repo, experiment, "inference experiment", experiment.arn, request.tags
         )
@@ -243,14 +245,14 @@ def _update_created(
     experiment.shadow_mode_config = mode
     experiment.set_variant_statuses(VariantStatus.IN_SERVICE, VariantStatus.CREATING)
     if request.model_variants is not None or request.shadow_mode_config is not None:
-        check_against_endpoint(repo, experiment, find_endpoint(repo, experiment.endpoint_name).value)
+        check_against_endpoint(
+            repo, experiment, find_endpoint(repo, experiment.endpoint_name).value
+        )
     if request.data_storage_config is not None:
         experiment.data_storage_config = request.data_storage_config
 
 
-def start_inference_experiment(
-    plane: ControlPlane, scope: Scope, name: str
-) -> InferenceExperiment:
+def start_inference_experiment(plane: ControlPlane, scope: Scope, name: str) -> InferenceExperiment:
     def work(repo: Repository) -> InferenceExperiment:
         found = find_experiment(repo, name)
         experiment = found.value

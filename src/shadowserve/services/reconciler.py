@@ -17,7 +17,7 @@ from shadowserve.domain.resources import Endpoint, EndpointConfig, EndpointStatu
 from shadowserve.services import experiment_steps
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.repository import Repository, all_scopes
-from shadowserve.services.runtime import DeployResult, DeployState, Deployment
+from shadowserve.services.runtime import Deployment, DeployResult, DeployState
 
 log = logging.getLogger(__name__)
 

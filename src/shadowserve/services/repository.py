@@ -57,7 +57,7 @@ class Repository:
     def all(self, cls: type[T]) -> list[Loaded[T]]:
         return [
             Loaded(cls.model_validate(doc.body), doc)
-            for doc in self.tx.list(KINDS[cls], self.scope)
+            for doc in self.tx.find_all(KINDS[cls], self.scope)
         ]
 
     def add(self, resource: Shape) -> None:
@@ -75,9 +75,7 @@ class Repository:
 
 def all_scopes(tx: Transaction, cls: type[T]) -> list[tuple[Scope, Loaded[T]]]:
     """Every stored resource of a kind across accounts and regions: for the reconciler."""
-    return [
-        (doc.scope, Loaded(cls.model_validate(doc.body), doc)) for doc in tx.list(KINDS[cls])
-    ]
+    return [(doc.scope, Loaded(cls.model_validate(doc.body), doc)) for doc in tx.find_all(KINDS[cls])]
 
 
 def _dump(resource: Shape) -> dict[str, object]:

@@ -10,7 +10,7 @@ from shadowserve.domain.shapes import Shape
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.listing import Page, page_of
 from shadowserve.services.repository import KINDS, Repository
-from shadowserve.store.base import DuplicateKey
+from shadowserve.store.base import DuplicateKeyError
 
 MAX_TAGS = 50
 T = TypeVar("T", bound=Shape)
@@ -27,9 +27,9 @@ def create_with_tags(
     """Insert a new resource and its tags; a taken name is ResourceInUse."""
     try:
         repo.add(resource)
-    except DuplicateKey as exc:
+    except DuplicateKeyError as exc:
         raise ResourceInUse(
-            f"Cannot create already existing {kind_label.lower()} \"{arn}\"."
+            f'Cannot create already existing {kind_label.lower()} "{arn}".'
         ) from exc
     if tags:
         _check_limit(repo, arn, tags)

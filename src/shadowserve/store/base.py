@@ -20,7 +20,7 @@ class Document:
     version: int = field(default=0)
 
 
-class DuplicateKey(Exception):
+class DuplicateKeyError(Exception):
     """insert() found a document with the same kind, scope and name."""
 
 
@@ -29,7 +29,7 @@ class Transaction(Protocol):
 
     def get(self, kind: ResourceKind, scope: Scope, name_key: str) -> Document | None: ...
 
-    def list(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
+    def find_all(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
         """Every document of a kind, in one scope or (None) in all scopes."""
         ...
 

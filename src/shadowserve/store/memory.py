@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from shadowserve.domain.arns import ResourceKind, Scope
 from shadowserve.domain.errors import StaleWrite
-from shadowserve.store.base import Document, DuplicateKey
+from shadowserve.store.base import Document, DuplicateKeyError
 
 _Key = tuple[ResourceKind, Scope, str]
 
@@ -45,7 +45,7 @@ class MemoryTransaction:
         found = self._s.documents.get((kind, scope, name_key))
         return copy.deepcopy(found) if found else None
 
-    def list(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
+    def find_all(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
         return [
             copy.deepcopy(doc)
             for (doc_kind, doc_scope, _), doc in self._s.documents.items()
@@ -55,7 +55,7 @@ class MemoryTransaction:
     def insert(self, document: Document) -> Document:
         key = (document.kind, document.scope, document.name_key)
         if key in self._s.documents:
-            raise DuplicateKey(document.name_key)
+            raise DuplicateKeyError(document.name_key)
         document.version = 1
         self._s.documents[key] = copy.deepcopy(document)
         return document

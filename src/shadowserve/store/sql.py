@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shadowserve.domain.arns import ResourceKind, Scope
 from shadowserve.domain.errors import StaleWrite
-from shadowserve.store.base import Document, DuplicateKey
+from shadowserve.store.base import Document, DuplicateKeyError
 
 metadata = MetaData()
 
@@ -104,7 +104,7 @@ class SqlTransaction:
             return None
         return Document(kind, scope, name_key, json.loads(row.body), row.version)
 
-    def list(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
+    def find_all(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
         query = select(resources).where(resources.c.kind == kind.value)
         if scope is not None:
             query = query.where(
@@ -135,7 +135,7 @@ class SqlTransaction:
                     )
                 )
         except IntegrityError as exc:
-            raise DuplicateKey(document.name_key) from exc
+            raise DuplicateKeyError(document.name_key) from exc
         document.version = 1
         return document
 

@@ -1,0 +1,3 @@
+from shadowserve.cli.main import main
+
+main()
