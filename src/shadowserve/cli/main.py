@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import click
@@ -76,9 +77,17 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     application = build_application(settings)
+    _exit_quietly_after_shutdown()
     # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes in-flight requests,
     # then runs our lifespan shutdown (reconciler stop, store close).
     uvicorn.run(application.http, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _exit_quietly_after_shutdown() -> None:
+    """After its graceful shutdown uvicorn re-raises the signal to the handler installed
+    before it started; with a no-op one there, a clean shutdown exits with status 0."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
 
 
 @cli.command()

@@ -1,0 +1,224 @@
+"""Models, endpoint configs and endpoints through boto3: CRUD, waiters, errors, listing."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.builders import ROLE, create_endpoint, create_model
+
+
+def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    code: str = excinfo.value.response["Error"]["Code"]
+    return code
+
+
+def message(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    text: str = excinfo.value.response["Error"]["Message"]
+    return text
+
+
+def test_model_crud(sagemaker: Any, unique: Any) -> None:
+    name = unique("Model")
+    arn = sagemaker.create_model(
+        ModelName=name,
+        PrimaryContainer={
+            "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1",
+            "ModelDataUrl": "s3://models/churn.tar.gz",
+            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+        },
+        ExecutionRoleArn=ROLE,
+        EnableNetworkIsolation=True,
+    )["ModelArn"]
+    # ARNs carry the name in lower case, as SageMaker's do.
+    assert arn == f"arn:aws:sagemaker:us-east-1:123456789012:model/{name.lower()}"
+    described = sagemaker.describe_model(ModelName=name)
+    assert described["ModelName"] == name
+    assert described["PrimaryContainer"]["Environment"] == {"SAGEMAKER_PROGRAM": "inference.py"}
+    assert described["EnableNetworkIsolation"] is True
+    assert described["ExecutionRoleArn"] == ROLE
+    with pytest.raises(ClientError) as excinfo:
+        create_model(sagemaker, name)
+    assert error_code(excinfo) == "ResourceInUse"
+    assert arn in message(excinfo)
+    sagemaker.delete_model(ModelName=name)
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.describe_model(ModelName=name)
+    assert error_code(excinfo) == "ValidationException"
+    assert message(excinfo) == f'Could not find model "{arn}".'
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.delete_model(ModelName=name)
+    assert error_code(excinfo) == "ValidationException"
+
+
+def test_model_needs_a_container(sagemaker: Any, unique: Any) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.create_model(ModelName=unique("m"), ExecutionRoleArn=ROLE)
+    assert error_code(excinfo) == "ValidationException"
+
+
+def test_endpoint_config_crud_and_references(sagemaker: Any, unique: Any) -> None:
+    model = unique("m")
+    create_model(sagemaker, model)
+    shadow_model = unique("s")
+    create_model(sagemaker, shadow_model)
+    name = unique("cfg")
+    variant = {"VariantName": "A", "ModelName": model, "InitialInstanceCount": 2,
+               "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[variant],
+        ShadowProductionVariants=[variant | {"VariantName": "S", "ModelName": shadow_model}],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 20,
+            "DestinationS3Uri": "s3://bucket/capture",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+        },
+        KmsKeyId="alias/mine",
+    )
+    described = sagemaker.describe_endpoint_config(EndpointConfigName=name)
+    assert described["ProductionVariants"][0]["InitialInstanceCount"] == 2
+    assert described["ShadowProductionVariants"][0]["ModelName"] == shadow_model
+    assert described["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
+    assert described["KmsKeyId"] == "alias/mine"
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
+    assert error_code(excinfo) == "ResourceInUse"
+    missing = unique("absent")
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=unique("cfg2"),
+            ProductionVariants=[variant | {"ModelName": missing}],
+        )
+    assert error_code(excinfo) == "ValidationException"
+    assert missing in message(excinfo)
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=unique("cfg3"),
+            ProductionVariants=[variant, variant | {"VariantName": "B"}],
+            ShadowProductionVariants=[variant | {"VariantName": "S"}],
+        )
+    assert error_code(excinfo) == "ValidationException"
+    sagemaker.delete_endpoint_config(EndpointConfigName=name)
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.describe_endpoint_config(EndpointConfigName=name)
+    assert error_code(excinfo) == "ValidationException"
+
+
+def test_endpoint_create_update_weights_delete_with_waiters(sagemaker: Any, unique: Any) -> None:
+    model = unique("m")
+    create_model(sagemaker, model)
+    name = unique("ep")
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=unique("nothing"))
+    assert error_code(excinfo) == "ValidationException"
+    create_endpoint(sagemaker, name, model)
+    described = sagemaker.describe_endpoint(EndpointName=name)
+    assert described["EndpointStatus"] == "InService"
+    assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+    assert error_code(excinfo) == "ResourceInUse"
+
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-v2",
+        ProductionVariants=[
+            {"VariantName": "Blue", "ModelName": model, "InitialInstanceCount": 2,
+             "InstanceType": "ml.m5.large", "InitialVariantWeight": 3.0},
+            {"VariantName": "Green", "ModelName": model, "InitialInstanceCount": 1,
+             "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0},
+        ],
+    )
+    sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2")
+    assert sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] in (
+        "Updating",
+        "InService",
+    )
+    waiter_config = {"Delay": 0.2, "MaxAttempts": 100}
+    sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=waiter_config)
+    updated = sagemaker.describe_endpoint(EndpointName=name)
+    assert updated["EndpointConfigName"] == f"{name}-v2"
+    assert [v["VariantName"] for v in updated["ProductionVariants"]] == ["Blue", "Green"]
+
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=name,
+        DesiredWeightsAndCapacities=[{"VariantName": "Green", "DesiredWeight": 5.0,
+                                      "DesiredInstanceCount": 4}],
+    )
+    sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=waiter_config)
+    green = sagemaker.describe_endpoint(EndpointName=name)["ProductionVariants"][1]
+    assert (green["CurrentWeight"], green["CurrentInstanceCount"]) == (5.0, 4)
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=name,
+            DesiredWeightsAndCapacities=[{"VariantName": "Nope", "DesiredWeight": 1.0}],
+        )
+    assert error_code(excinfo) == "ValidationException"
+
+    sagemaker.delete_endpoint(EndpointName=name)
+    sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig=waiter_config)
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.describe_endpoint(EndpointName=name)
+    assert error_code(excinfo) == "ValidationException"
+    assert message(excinfo).startswith('Could not find endpoint "arn:aws:sagemaker:us-east-1:')
+
+
+def test_update_of_an_in_progress_endpoint_is_refused(sagemaker: Any, unique: Any) -> None:
+    model = unique("m")
+    create_model(sagemaker, model)
+    name = unique("ep")
+    create_endpoint(sagemaker, name, model)
+    sagemaker.delete_endpoint(EndpointName=name)
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+    assert error_code(excinfo) in ("ValidationException",)
+
+
+def test_list_operations_filter_sort_and_paginate(sagemaker: Any, unique: Any) -> None:
+    prefix = unique("lst")
+    names = [f"{prefix}-{index}" for index in range(7)]
+    for name in names[:4]:
+        create_model(sagemaker, name)
+    # botocore sends whole seconds: put a whole-second boundary between the two batches.
+    boundary = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    time.sleep((boundary - datetime.now(UTC)).total_seconds() + 0.05)
+    for name in names[4:]:
+        create_model(sagemaker, name)
+    paginator = sagemaker.get_paginator("list_models")
+    pages = list(paginator.paginate(NameContains=prefix, PaginationConfig={"PageSize": 3}))
+    assert [len(page["Models"]) for page in pages] == [3, 3, 1]
+    listed = [m["ModelName"] for page in pages for m in page["Models"]]
+    assert listed == list(reversed(names))  # default: CreationTime, Descending
+    ascending = sagemaker.list_models(NameContains=prefix, SortBy="Name", SortOrder="Ascending")
+    assert [m["ModelName"] for m in ascending["Models"]] == names
+    assert set(ascending["Models"][0]) == {"ModelName", "ModelArn", "CreationTime"}
+    first = sagemaker.list_models(NameContains=prefix, MaxResults=2)
+    assert "NextToken" in first
+    newer = sagemaker.list_models(NameContains=prefix, CreationTimeAfter=boundary)
+    assert sorted(m["ModelName"] for m in newer["Models"]) == names[4:]
+    older = sagemaker.list_models(NameContains=prefix, CreationTimeBefore=boundary)
+    assert sorted(m["ModelName"] for m in older["Models"]) == names[:4]
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.list_models(NextToken="not-a-token")
+    assert error_code(excinfo) == "ValidationException"
+
+
+def test_list_endpoints_by_status(sagemaker: Any, unique: Any) -> None:
+    model = unique("m")
+    create_model(sagemaker, model)
+    name = unique("ep")
+    create_endpoint(sagemaker, name, model)
+    listed = sagemaker.list_endpoints(NameContains=name, StatusEquals="InService")["Endpoints"]
+    assert [e["EndpointName"] for e in listed] == [name]
+    assert set(listed[0]) == {
+        "EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus"
+    }
+    assert sagemaker.list_endpoints(NameContains=name, StatusEquals="Failed")["Endpoints"] == []
+    configs = sagemaker.list_endpoint_configs(NameContains=name)["EndpointConfigs"]
+    assert [c["EndpointConfigName"] for c in configs] == [f"{name}-config"]

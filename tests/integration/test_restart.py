@@ -1,0 +1,52 @@
+"""State survives SIGKILL; schedules are driven by stored state, not in-memory timers."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shadowserve.cli.server_process import ServerProcess
+from tests.builders import ShadowSetup
+from tests.conftest import FAST, client
+
+
+def test_scheduled_start_fires_after_a_kill_and_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = ServerProcess(data_dir, extra_args=FAST).start()
+    sagemaker = client(first.url)
+    setup = ShadowSetup(sagemaker, "restart")
+    start = datetime.now(UTC) + timedelta(seconds=3)
+    setup.create(
+        Schedule={"StartTime": start, "EndTime": start + timedelta(days=1)},
+        Tags=[{"Key": "k", "Value": "v"}],
+    )
+    setup.wait_for("Created")
+    first.kill()
+    time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 1)
+
+    second = ServerProcess(data_dir, port=first.port, extra_args=FAST).start()
+    try:
+        sagemaker = client(second.url)
+        setup.sagemaker = sagemaker
+        running = setup.wait_for("Running", timeout=20)
+        assert running["EndpointMetadata"]["EndpointConfigName"] != f"{setup.endpoint}-config"
+        assert sagemaker.describe_model(ModelName=setup.shadow_model)["ModelName"]
+        endpoint = sagemaker.describe_endpoint(EndpointName=setup.endpoint)
+        assert [v["VariantName"] for v in endpoint["ShadowProductionVariants"]] == ["shadow"]
+        experiment_arn = running["Arn"]
+        assert sagemaker.list_tags(ResourceArn=experiment_arn)["Tags"] == [{"Key": "k", "Value": "v"}]
+    finally:
+        assert second.stop() == 0  # SIGTERM is a clean shutdown
+
+
+def test_sigterm_stops_cleanly_and_state_persists(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with ServerProcess(data_dir, extra_args=FAST) as server:
+        sagemaker: Any = client(server.url)
+        sagemaker.create_model(ModelName="kept", PrimaryContainer={"Image": "x"})
+    assert server.process is not None and server.process.returncode == 0
+    assert (data_dir / "shadowserve.db").exists()
+    with ServerProcess(data_dir, extra_args=FAST) as server:
+        assert client(server.url).describe_model(ModelName="kept")["ModelName"] == "kept"
