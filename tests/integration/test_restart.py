@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from shadowserve.cli.server_process import ServerProcess
 from tests.builders import ShadowSetup
 from tests.conftest import FAST, client
+from tests.postgres import postgres_server
 
 
-def test_scheduled_start_fires_after_a_kill_and_restart(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_args(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Server flags for each store backend: the SQLite default, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        yield FAST
+        return
+    with postgres_server() as url:
+        yield [*FAST, "--db", url]
+
+
+def test_scheduled_start_fires_after_a_kill_and_restart(
+    tmp_path: Path, database_args: list[str]
+) -> None:
     data_dir = tmp_path / "data"
-    first = ServerProcess(data_dir, extra_args=FAST).start()
+    first = ServerProcess(data_dir, extra_args=database_args).start()
     sagemaker = client(first.url)
     setup = ShadowSetup(sagemaker, "restart")
     start = datetime.now(UTC) + timedelta(seconds=3)
@@ -26,7 +42,7 @@ def test_scheduled_start_fires_after_a_kill_and_restart(tmp_path: Path) -> None:
     first.kill()
     time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 1)
 
-    second = ServerProcess(data_dir, port=first.port, extra_args=FAST).start()
+    second = ServerProcess(data_dir, port=first.port, extra_args=database_args).start()
     try:
         sagemaker = client(second.url)
         setup.sagemaker = sagemaker

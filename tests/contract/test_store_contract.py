@@ -1,0 +1,119 @@
+"""One contract, every store backend: what the services may rely on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shadowserve.domain.arns import ResourceKind, Scope
+from shadowserve.domain.errors import StaleWrite
+from shadowserve.store.base import Document, DuplicateKeyError, Store
+from shadowserve.store.memory import MemoryStore
+from shadowserve.store.sql import SqlStore, sqlite_url
+from tests.postgres import postgres_server
+
+EAST = Scope("123456789012", "us-east-1")
+WEST = Scope("123456789012", "us-west-2")
+MODEL = ResourceKind.MODEL
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    made: Store
+    if request.param == "memory":
+        made = MemoryStore()
+    elif request.param == "sqlite":
+        made = SqlStore(sqlite_url(tmp_path))
+    else:
+        made = SqlStore(request.getfixturevalue("postgres_url"))
+        _empty(made)
+    yield made
+    made.close()
+
+
+def _empty(store: SqlStore) -> None:
+    """The PostgreSQL database is shared by the module's tests: start each from nothing."""
+    with store.transaction() as tx:
+        for document in tx.find_all(MODEL):
+            tx.delete(document)
+        tx.delete_tags("arn:aws:sagemaker:us-east-1:123456789012:model/a")
+
+
+def _doc(name: str, scope: Scope = EAST, **body: object) -> Document:
+    return Document(MODEL, scope, name, {"Name": name, **body})
+
+
+def test_insert_get_and_scopes(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert(_doc("a"))
+        tx.insert(_doc("a", WEST, where="west"))
+    with store.transaction() as tx:
+        got = tx.get(MODEL, EAST, "a")
+        assert got is not None and got.version == 1 and got.body == {"Name": "a"}
+        assert tx.get(MODEL, WEST, "a").body["where"] == "west"  # type: ignore[union-attr]
+        assert tx.get(MODEL, EAST, "b") is None
+        assert tx.get(ResourceKind.ENDPOINT, EAST, "a") is None
+        assert {d.name_key for d in tx.find_all(MODEL, EAST)} == {"a"}
+        assert len(tx.find_all(MODEL)) == 2
+
+
+def test_duplicate_insert_fails_and_keeps_the_first(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert(_doc("a", v=1))
+    with pytest.raises(DuplicateKeyError), store.transaction() as tx:
+        tx.insert(_doc("a", v=2))
+    with store.transaction() as tx:
+        assert tx.get(MODEL, EAST, "a").body["v"] == 1  # type: ignore[union-attr]
+
+
+def test_stale_update_and_delete_are_refused(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert(_doc("a"))
+    with store.transaction() as tx:
+        first = tx.get(MODEL, EAST, "a")
+        second = tx.get(MODEL, EAST, "a")
+    assert first is not None and second is not None
+    first.body["x"] = 1
+    with store.transaction() as tx:
+        assert tx.update(first).version == 2
+    second.body["x"] = 2
+    with pytest.raises(StaleWrite), store.transaction() as tx:
+        tx.update(second)
+    with pytest.raises(StaleWrite), store.transaction() as tx:
+        tx.delete(second)
+    with store.transaction() as tx:
+        current = tx.get(MODEL, EAST, "a")
+        assert current is not None and current.body["x"] == 1
+        tx.delete(current)
+        assert tx.get(MODEL, EAST, "a") is None
+
+
+def test_a_failed_transaction_changes_nothing(store: Store) -> None:
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model/a"
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.insert(_doc("a"))
+        tx.put_tags(arn, [("k", "v")])
+        raise RuntimeError("boom")
+    with store.transaction() as tx:
+        assert tx.get(MODEL, EAST, "a") is None
+        assert tx.tags(arn) == []
+
+
+def test_tags_keep_order_overwrite_and_delete(store: Store) -> None:
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model/a"
+    with store.transaction() as tx:
+        tx.put_tags(arn, [("b", "1"), ("a", "2")])
+        tx.put_tags(arn, [("c", "3"), ("b", "9")])
+        assert tx.tags(arn) == [("b", "9"), ("a", "2"), ("c", "3")]
+        tx.delete_tags(arn, ["a", "missing"])
+        assert tx.tags(arn) == [("b", "9"), ("c", "3")]
+        tx.delete_tags(arn)
+        assert tx.tags(arn) == []
