@@ -16,7 +16,11 @@ def infrastructure(count: int = 1, instance_type: str = "ml.m5.large") -> dict[s
 
 
 def model_variant(model: str, variant: str, count: int = 1) -> dict[str, Any]:
-    return {"ModelName": model, "VariantName": variant, "InfrastructureConfig": infrastructure(count)}
+    return {
+        "ModelName": model,
+        "VariantName": variant,
+        "InfrastructureConfig": infrastructure(count),
+    }
 
 
 def create_model(sagemaker: Any, name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -11,6 +12,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shadowserve.cli.server_process import free_port
+
+
+def _binary(name: str) -> str:
+    """Debian keeps the server binaries off PATH, under /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
+    if found is None:
+        raise RuntimeError(f"{name} not found: install Debian's postgresql (make test does)")
+    return found
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -32,8 +43,7 @@ def postgres_server() -> Iterator[str]:
 
 
 def _serve(base: Path) -> Iterator[str]:
-    initdb = shutil.which("initdb") or "/usr/lib/postgresql/15/bin/initdb"
-    pg_ctl = shutil.which("pg_ctl") or "/usr/lib/postgresql/15/bin/pg_ctl"
+    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     data = base / "pgdata"
     data.mkdir(parents=True)
     if os.geteuid() == 0:

@@ -23,10 +23,12 @@ def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
 
 def test_create_without_schedule_starts_now_for_seven_days(setup: ShadowSetup) -> None:
     arn = setup.create()
-    assert arn == f"arn:aws:sagemaker:us-east-1:123456789012:inference-experiment/{setup.experiment}"
+    assert (
+        arn == f"arn:aws:sagemaker:us-east-1:123456789012:inference-experiment/{setup.experiment}"
+    )
     running = setup.wait_for("Running")
     assert setup.history[0] in ("Creating", "Starting")
-    assert "Running" == setup.history[-1]
+    assert setup.history[-1] == "Running"
     schedule = running["Schedule"]
     assert schedule["EndTime"] - schedule["StartTime"] == timedelta(days=7)
     assert running["Type"] == "ShadowMode"
@@ -227,9 +229,7 @@ def test_disallowed_moves_are_conflicts(setup: ShadowSetup) -> None:
     setup.wait_for("Completed")
     for call in (
         lambda: setup.sagemaker.start_inference_experiment(Name=setup.experiment),
-        lambda: setup.sagemaker.update_inference_experiment(
-            Name=setup.experiment, Description="x"
-        ),
+        lambda: setup.sagemaker.update_inference_experiment(Name=setup.experiment, Description="x"),
         lambda: setup.sagemaker.stop_inference_experiment(
             Name=setup.experiment, ModelVariantActions={"shadow": "Remove"}
         ),
@@ -271,13 +271,17 @@ def test_reference_errors(setup: ShadowSetup, unique: Any) -> None:
             ],
             "ShadowModeConfig": {
                 "SourceModelVariantName": "Other",
-                "ShadowModelVariants": [{"ShadowModelVariantName": "shadow", "SamplingPercentage": 5}],
+                "ShadowModelVariants": [
+                    {"ShadowModelVariantName": "shadow", "SamplingPercentage": 5}
+                ],
             },
         },
         "shadow not in variants": {
             "ShadowModeConfig": {
                 "SourceModelVariantName": "AllTraffic",
-                "ShadowModelVariants": [{"ShadowModelVariantName": "ghost", "SamplingPercentage": 5}],
+                "ShadowModelVariants": [
+                    {"ShadowModelVariantName": "ghost", "SamplingPercentage": 5}
+                ],
             }
         },
         "missing shadow model": {
@@ -303,7 +307,10 @@ def test_second_active_experiment_and_reused_name_are_in_use(setup: ShadowSetup)
     with pytest.raises(ClientError) as excinfo:
         setup.create()
     code, message = error_of(excinfo)
-    assert (code, message) == ("ResourceInUse", f"Inference experiment {setup.experiment} already exists.")
+    assert (code, message) == (
+        "ResourceInUse",
+        f"Inference experiment {setup.experiment} already exists.",
+    )
     with pytest.raises(ClientError) as excinfo:
         setup.create(Name=setup.experiment + "-two")
     code, message = error_of(excinfo)
@@ -324,10 +331,16 @@ def test_schedule_limits(setup: ShadowSetup) -> None:
 
 def test_model_validation_messages(setup: ShadowSetup) -> None:
     with pytest.raises(ClientError) as excinfo:
-        setup.create(Name="bad name!", Type="Foo", ShadowModeConfig={
-            "SourceModelVariantName": "AllTraffic",
-            "ShadowModelVariants": [{"ShadowModelVariantName": "shadow", "SamplingPercentage": 500}],
-        })
+        setup.create(
+            Name="bad name!",
+            Type="Foo",
+            ShadowModeConfig={
+                "SourceModelVariantName": "AllTraffic",
+                "ShadowModelVariants": [
+                    {"ShadowModelVariantName": "shadow", "SamplingPercentage": 500}
+                ],
+            },
+        )
     code, message = error_of(excinfo)
     assert code == "ValidationException"
     assert message.startswith("3 validation errors detected: ")

@@ -67,8 +67,13 @@ def test_endpoint_config_crud_and_references(sagemaker: Any, unique: Any) -> Non
     shadow_model = unique("s")
     create_model(sagemaker, shadow_model)
     name = unique("cfg")
-    variant = {"VariantName": "A", "ModelName": model, "InitialInstanceCount": 2,
-               "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}
+    variant = {
+        "VariantName": "A",
+        "ModelName": model,
+        "InitialInstanceCount": 2,
+        "InstanceType": "ml.m5.large",
+        "InitialVariantWeight": 1.0,
+    }
     sagemaker.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[variant],
@@ -129,10 +134,20 @@ def test_endpoint_create_update_weights_delete_with_waiters(sagemaker: Any, uniq
     sagemaker.create_endpoint_config(
         EndpointConfigName=f"{name}-v2",
         ProductionVariants=[
-            {"VariantName": "Blue", "ModelName": model, "InitialInstanceCount": 2,
-             "InstanceType": "ml.m5.large", "InitialVariantWeight": 3.0},
-            {"VariantName": "Green", "ModelName": model, "InitialInstanceCount": 1,
-             "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0},
+            {
+                "VariantName": "Blue",
+                "ModelName": model,
+                "InitialInstanceCount": 2,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 3.0,
+            },
+            {
+                "VariantName": "Green",
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 1.0,
+            },
         ],
     )
     sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2")
@@ -148,8 +163,9 @@ def test_endpoint_create_update_weights_delete_with_waiters(sagemaker: Any, uniq
 
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName=name,
-        DesiredWeightsAndCapacities=[{"VariantName": "Green", "DesiredWeight": 5.0,
-                                      "DesiredInstanceCount": 4}],
+        DesiredWeightsAndCapacities=[
+            {"VariantName": "Green", "DesiredWeight": 5.0, "DesiredInstanceCount": 4}
+        ],
     )
     sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=waiter_config)
     green = sagemaker.describe_endpoint(EndpointName=name)["ProductionVariants"][1]
@@ -217,7 +233,11 @@ def test_list_endpoints_by_status(sagemaker: Any, unique: Any) -> None:
     listed = sagemaker.list_endpoints(NameContains=name, StatusEquals="InService")["Endpoints"]
     assert [e["EndpointName"] for e in listed] == [name]
     assert set(listed[0]) == {
-        "EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus"
+        "EndpointName",
+        "EndpointArn",
+        "CreationTime",
+        "LastModifiedTime",
+        "EndpointStatus",
     }
     assert sagemaker.list_endpoints(NameContains=name, StatusEquals="Failed")["Endpoints"] == []
     configs = sagemaker.list_endpoint_configs(NameContains=name)["EndpointConfigs"]

@@ -52,7 +52,9 @@ def test_scheduled_start_fires_after_a_kill_and_restart(
         endpoint = sagemaker.describe_endpoint(EndpointName=setup.endpoint)
         assert [v["VariantName"] for v in endpoint["ShadowProductionVariants"]] == ["shadow"]
         experiment_arn = running["Arn"]
-        assert sagemaker.list_tags(ResourceArn=experiment_arn)["Tags"] == [{"Key": "k", "Value": "v"}]
+        assert sagemaker.list_tags(ResourceArn=experiment_arn)["Tags"] == [
+            {"Key": "k", "Value": "v"}
+        ]
     finally:
         assert second.stop() == 0  # SIGTERM is a clean shutdown
 

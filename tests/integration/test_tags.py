@@ -26,7 +26,8 @@ def test_tags_on_every_resource(sagemaker: Any, unique: Any) -> None:
     ]
     for arn in arns:
         added = sagemaker.add_tags(
-            ResourceArn=arn, Tags=[{"Key": "stage", "Value": "test"}, {"Key": "owner", "Value": "a"}]
+            ResourceArn=arn,
+            Tags=[{"Key": "stage", "Value": "test"}, {"Key": "owner", "Value": "a"}],
         )
         assert added["Tags"][0] == {"Key": "stage", "Value": "test"}
         sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "owner", "Value": "b"}])
@@ -51,9 +52,7 @@ def test_tags_list_in_order_and_are_limited_to_fifty(sagemaker: Any, unique: Any
     assert [len(p["Tags"]) for p in pages] == [45]
     assert [t["Key"] for t in pages[0]["Tags"]] == [f"k{i}" for i in range(45)]
     with pytest.raises(ClientError) as excinfo:
-        sagemaker.add_tags(
-            ResourceArn=arn, Tags=[{"Key": f"x{i}", "Value": ""} for i in range(6)]
-        )
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": f"x{i}", "Value": ""} for i in range(6)])
     assert excinfo.value.response["Error"]["Code"] == "ResourceLimitExceeded"
     assert len(sagemaker.list_tags(ResourceArn=arn)["Tags"]) == 45
 

@@ -36,7 +36,13 @@ def test_success_response_shape(server: ServerProcess, sagemaker: Any, unique: A
     # Epoch seconds with milliseconds, as a JSON number.
     assert isinstance(body["CreationTime"], float)
     assert round(body["CreationTime"], 3) == body["CreationTime"]
-    assert set(body) == {"ModelName", "ModelArn", "CreationTime", "PrimaryContainer", "ExecutionRoleArn"}
+    assert set(body) == {
+        "ModelName",
+        "ModelArn",
+        "CreationTime",
+        "PrimaryContainer",
+        "ExecutionRoleArn",
+    }
 
 
 def test_error_shape(server: ServerProcess) -> None:

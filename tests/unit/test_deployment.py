@@ -15,25 +15,54 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _variant(model: str, name: str, count: int = 1, kind: str = "ml.m5.large") -> dict:  # type: ignore[type-arg]
-    return {"ModelName": model, "VariantName": name, "InfrastructureConfig": {
-        "InfrastructureType": "RealTimeInference",
-        "RealTimeInferenceConfig": {"InstanceType": kind, "InstanceCount": count}}}
+    return {
+        "ModelName": model,
+        "VariantName": name,
+        "InfrastructureConfig": {
+            "InfrastructureType": "RealTimeInference",
+            "RealTimeInferenceConfig": {"InstanceType": kind, "InstanceCount": count},
+        },
+    }
 
 
-EXPERIMENT = InferenceExperiment.model_validate({
-    "Name": "e", "Arn": "arn", "Type": "ShadowMode", "Status": "Running", "EndpointName": "ep",
-    "ModelVariants": [_variant("prod", "A"), _variant("cand", "S", count=2)],
-    "ShadowModeConfig": {"SourceModelVariantName": "A", "ShadowModelVariants": [
-        {"ShadowModelVariantName": "S", "SamplingPercentage": 10}]},
-    "Schedule": {}, "CreationTime": NOW, "LastModifiedTime": NOW,
-    "DataStorageConfig": {"Destination": "s3://b/p", "KmsKey": "k",
-                          "ContentType": {"CsvContentTypes": ["text/csv"]}},
-})
-PRIOR = EndpointConfig.model_validate({
-    "EndpointConfigName": "cfg", "EndpointConfigArn": "arn", "CreationTime": NOW,
-    "ProductionVariants": [{"VariantName": "A", "ModelName": "prod", "InitialInstanceCount": 1,
-                            "InstanceType": "ml.c5.large", "InitialVariantWeight": 1.0}],
-})
+EXPERIMENT = InferenceExperiment.model_validate(
+    {
+        "Name": "e",
+        "Arn": "arn",
+        "Type": "ShadowMode",
+        "Status": "Running",
+        "EndpointName": "ep",
+        "ModelVariants": [_variant("prod", "A"), _variant("cand", "S", count=2)],
+        "ShadowModeConfig": {
+            "SourceModelVariantName": "A",
+            "ShadowModelVariants": [{"ShadowModelVariantName": "S", "SamplingPercentage": 10}],
+        },
+        "Schedule": {},
+        "CreationTime": NOW,
+        "LastModifiedTime": NOW,
+        "DataStorageConfig": {
+            "Destination": "s3://b/p",
+            "KmsKey": "k",
+            "ContentType": {"CsvContentTypes": ["text/csv"]},
+        },
+    }
+)
+PRIOR = EndpointConfig.model_validate(
+    {
+        "EndpointConfigName": "cfg",
+        "EndpointConfigArn": "arn",
+        "CreationTime": NOW,
+        "ProductionVariants": [
+            {
+                "VariantName": "A",
+                "ModelName": "prod",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.c5.large",
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+    }
+)
 
 
 def _stop(actions: dict, desired: list | None = None) -> StopRequest:  # type: ignore[type-arg]

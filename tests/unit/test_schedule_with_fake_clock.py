@@ -27,16 +27,28 @@ def world() -> tuple[ControlPlane, FakeClock, Reconciler]:
     reconciler = Reconciler(plane, interval=0)
     for name in ("prod", "cand"):
         models.create_model(
-            plane, SCOPE, models.CreateModelInput.model_validate(
+            plane,
+            SCOPE,
+            models.CreateModelInput.model_validate(
                 {"ModelName": name, "PrimaryContainer": {"Image": "x"}}
-            )
+            ),
         )
     endpoint_configs.create_endpoint_config(
-        plane, SCOPE, endpoint_configs.CreateEndpointConfigInput.model_validate(
-            {"EndpointConfigName": "cfg", "ProductionVariants": [
-                {"VariantName": "AllTraffic", "ModelName": "prod", "InitialInstanceCount": 1,
-                 "InstanceType": "ml.m5.large"}]}
-        )
+        plane,
+        SCOPE,
+        endpoint_configs.CreateEndpointConfigInput.model_validate(
+            {
+                "EndpointConfigName": "cfg",
+                "ProductionVariants": [
+                    {
+                        "VariantName": "AllTraffic",
+                        "ModelName": "prod",
+                        "InitialInstanceCount": 1,
+                        "InstanceType": "ml.m5.large",
+                    }
+                ],
+            }
+        ),
     )
     endpoints.create_endpoint(
         plane, SCOPE, endpoints.CreateEndpointInput(endpoint_name="ep", endpoint_config_name="cfg")
@@ -46,19 +58,29 @@ def world() -> tuple[ControlPlane, FakeClock, Reconciler]:
 
 
 def _create(plane: ControlPlane, start: datetime | None, end: datetime | None) -> None:
-    infra = {"InfrastructureType": "RealTimeInference",
-             "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}
-    request = experiments.CreateInferenceExperimentInput.model_validate({
-        "Name": "exp", "Type": "ShadowMode", "RoleArn": "arn:aws:iam::123456789012:role/r",
-        "EndpointName": "ep",
-        "ModelVariants": [
-            {"ModelName": "prod", "VariantName": "AllTraffic", "InfrastructureConfig": infra},
-            {"ModelName": "cand", "VariantName": "shadow", "InfrastructureConfig": infra},
-        ],
-        "ShadowModeConfig": {"SourceModelVariantName": "AllTraffic", "ShadowModelVariants": [
-            {"ShadowModelVariantName": "shadow", "SamplingPercentage": 100}]},
-        "Schedule": {"StartTime": start, "EndTime": end},
-    })
+    infra = {
+        "InfrastructureType": "RealTimeInference",
+        "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
+    request = experiments.CreateInferenceExperimentInput.model_validate(
+        {
+            "Name": "exp",
+            "Type": "ShadowMode",
+            "RoleArn": "arn:aws:iam::123456789012:role/r",
+            "EndpointName": "ep",
+            "ModelVariants": [
+                {"ModelName": "prod", "VariantName": "AllTraffic", "InfrastructureConfig": infra},
+                {"ModelName": "cand", "VariantName": "shadow", "InfrastructureConfig": infra},
+            ],
+            "ShadowModeConfig": {
+                "SourceModelVariantName": "AllTraffic",
+                "ShadowModelVariants": [
+                    {"ShadowModelVariantName": "shadow", "SamplingPercentage": 100}
+                ],
+            },
+            "Schedule": {"StartTime": start, "EndTime": end},
+        }
+    )
     experiments.create_inference_experiment(plane, SCOPE, request)
 
 

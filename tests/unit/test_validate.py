@@ -23,10 +23,13 @@ def _message(operation: str, params: dict) -> str:  # type: ignore[type-arg]
 def test_nested_list_paths_are_one_based_members() -> None:
     message = _message(
         "CreateEndpointConfig",
-        {"EndpointConfigName": "c", "ProductionVariants": [
-            {"VariantName": "ok", "ModelName": "m"},
-            {"VariantName": "bad name", "ModelName": "m"},
-        ]},
+        {
+            "EndpointConfigName": "c",
+            "ProductionVariants": [
+                {"VariantName": "ok", "ModelName": "m"},
+                {"VariantName": "bad name", "ModelName": "m"},
+            ],
+        },
     )
     assert message == (
         "1 validation error detected: Value 'bad name' at "
@@ -40,7 +43,9 @@ def test_several_errors_are_counted_and_joined() -> None:
     assert message == (
         "2 validation errors detected: Value '" + "x" * 64 + "!' at 'modelName' failed to "
         "satisfy constraint: Member must have length less than or equal to 63; Value '"
-        + "x" * 64 + "!' at 'modelName' failed to satisfy constraint: Member must satisfy "
+        + "x"
+        * 64
+        + "!' at 'modelName' failed to satisfy constraint: Member must satisfy "
         "regular expression pattern: ^[a-zA-Z0-9]([\\-a-zA-Z0-9]*[a-zA-Z0-9])?"
     )
 
@@ -48,15 +53,24 @@ def test_several_errors_are_counted_and_joined() -> None:
 def test_null_enum_range_and_list_size() -> None:
     message = _message(
         "StopInferenceExperiment",
-        {"Name": "e", "ModelVariantActions": {"a": "Retain", "b": "Remove", "c": "Nope"},
-         "DesiredState": "Done"},
+        {
+            "Name": "e",
+            "ModelVariantActions": {"a": "Retain", "b": "Remove", "c": "Nope"},
+            "DesiredState": "Done",
+        },
     )
-    assert "at 'modelVariantActions' failed to satisfy constraint: Member must have length " \
+    assert (
+        "at 'modelVariantActions' failed to satisfy constraint: Member must have length "
         "less than or equal to 2" in message
-    assert "Value 'Nope' at 'modelVariantActions.c' failed to satisfy constraint: Member must " \
+    )
+    assert (
+        "Value 'Nope' at 'modelVariantActions.c' failed to satisfy constraint: Member must "
         "satisfy enum value set: [Retain, Remove, Promote]" in message
-    assert "Value 'Done' at 'desiredState' failed to satisfy constraint: Member must satisfy " \
+    )
+    assert (
+        "Value 'Done' at 'desiredState' failed to satisfy constraint: Member must satisfy "
         "enum value set: [Completed, Cancelled]" in message
+    )
     assert _message("ListModels", {"MaxResults": 0}) == (
         "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: "
         "Member must have value greater than or equal to 1"
@@ -68,14 +82,20 @@ def test_null_enum_range_and_list_size() -> None:
 
 
 def test_unicode_tag_patterns_are_understood() -> None:
-    validate(_input("AddTags"), {
-        "ResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m",
-        "Tags": [{"Key": "équipe", "Value": "données ml"}],
-    })
-    message = _message("AddTags", {
-        "ResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m",
-        "Tags": [{"Key": "bad#key", "Value": "v"}],
-    })
+    validate(
+        _input("AddTags"),
+        {
+            "ResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m",
+            "Tags": [{"Key": "équipe", "Value": "données ml"}],
+        },
+    )
+    message = _message(
+        "AddTags",
+        {
+            "ResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m",
+            "Tags": [{"Key": "bad#key", "Value": "v"}],
+        },
+    )
     assert "'tags.1.member.key'" in message
 
 
@@ -85,7 +105,9 @@ def test_wrong_types_are_serialization_errors() -> None:
     with pytest.raises(SerializationFailed):
         validate(_input("ListModels"), {"CreationTimeAfter": "yesterday"})
     with pytest.raises(SerializationFailed):
-        validate(_input("CreateEndpointConfig"), {"EndpointConfigName": "c",
-                                                  "ProductionVariants": {"a": 1}})
+        validate(
+            _input("CreateEndpointConfig"),
+            {"EndpointConfigName": "c", "ProductionVariants": {"a": 1}},
+        )
     validate(_input("ListModels"), {"CreationTimeAfter": 1700000000})
     validate(_input("ListModels"), {"CreationTimeAfter": "2024-01-01T00:00:00Z"})

@@ -63,7 +63,10 @@ def _walk(sagemaker: Any) -> None:
     for name in ("churn-v1", "churn-v2"):
         sagemaker.create_model(
             ModelName=name,
-            PrimaryContainer={"Image": "shadowserve/python", "ModelDataUrl": f"s3://models/{name}.tar.gz"},
+            PrimaryContainer={
+                "Image": "shadowserve/python",
+                "ModelDataUrl": f"s3://models/{name}.tar.gz",
+            },
             ExecutionRoleArn=ROLE,
         )
     click.echo("2. An endpoint serving churn-v1")
@@ -85,7 +88,9 @@ def _walk(sagemaker: Any) -> None:
         ModelVariants=[_variant("churn-v1", "AllTraffic"), _variant("churn-v2", "candidate")],
         ShadowModeConfig={
             "SourceModelVariantName": "AllTraffic",
-            "ShadowModelVariants": [{"ShadowModelVariantName": "candidate", "SamplingPercentage": 50}],
+            "ShadowModelVariants": [
+                {"ShadowModelVariantName": "candidate", "SamplingPercentage": 50}
+            ],
         },
     )
     running = _wait_for(sagemaker, "churn-v2-shadow", "Running")

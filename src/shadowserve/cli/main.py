@@ -10,6 +10,7 @@ import click
 import uvicorn
 
 from shadowserve.app import build_application
+from shadowserve.cli.demo import run_demo
 from shadowserve.config import Settings
 
 
@@ -93,8 +94,6 @@ def _exit_quietly_after_shutdown() -> None:
 @cli.command()
 def demo() -> None:
     """A scripted walk through the API (the full demo comes with the demo issue)."""
-    from shadowserve.cli.demo import run_demo
-
     run_demo()
 
 

@@ -30,7 +30,8 @@ def shadow_variants(base: EndpointConfig, experiment: InferenceExperiment) -> En
     current = base.variant(production.variant_name)
     if current is None:
         raise InvalidInput(
-            f"Variant {production.variant_name} is no longer on endpoint {experiment.endpoint_name}."
+            f"Variant {production.variant_name} is no longer on endpoint "
+            f"{experiment.endpoint_name}."
         )
     config = base.model_copy(deep=True)
     config.production_variants = [_sized(current, production)]
@@ -76,7 +77,8 @@ def check_stop_request(experiment: InferenceExperiment, stop: StopRequest) -> No
     for desired in stop.desired_model_variants or []:
         if desired.variant_name not in names:
             raise InvalidInput(
-                f"DesiredModelVariants names {desired.variant_name}, not a variant of the experiment."
+                f"DesiredModelVariants names {desired.variant_name}, "
+                "not a variant of the experiment."
             )
 
 

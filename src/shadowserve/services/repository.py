@@ -75,7 +75,9 @@ class Repository:
 
 def all_scopes(tx: Transaction, cls: type[T]) -> list[tuple[Scope, Loaded[T]]]:
     """Every stored resource of a kind across accounts and regions: for the reconciler."""
-    return [(doc.scope, Loaded(cls.model_validate(doc.body), doc)) for doc in tx.find_all(KINDS[cls])]
+    return [
+        (doc.scope, Loaded(cls.model_validate(doc.body), doc)) for doc in tx.find_all(KINDS[cls])
+    ]
 
 
 def _dump(resource: Shape) -> dict[str, object]:
