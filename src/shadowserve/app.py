@@ -7,48 +7,97 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 
 from shadowserve.config import Settings
+from shadowserve.dataplane.event_log import EventLog
+from shadowserve.dataplane.events import EventBus
+from shadowserve.dataplane.invoke import Invoker
+from shadowserve.dataplane.routing import RoutingTable
+from shadowserve.dataplane.shadow import ShadowDispatcher
+from shadowserve.domain.arns import Scope
 from shadowserve.domain.clock import Clock, SystemClock
+from shadowserve.domain.resources import EndpointStatus
 from shadowserve.http.app import Mounted, build_http_app
+from shadowserve.metrics.shadow import ShadowCounters
+from shadowserve.objectstore import object_store
 from shadowserve.protocol import sagemaker
 from shadowserve.protocol.awsjson_service import AwsJsonService, load_service_model
 from shadowserve.services.context import ControlPlane
+from shadowserve.services.endpoints import endpoint_status
 from shadowserve.services.reconciler import Reconciler
-from shadowserve.services.runtime import ControlPlaneOnlyRuntime
 from shadowserve.store.sql import SqlStore
+from shadowserve.workers.artifacts import ArtifactCache
+from shadowserve.workers.runtime import WorkerRuntime
+from shadowserve.workers.supervisor import Supervisor
 
 
 @dataclass
 class Application:
     settings: Settings
     plane: ControlPlane
-    reconciler: Reconciler
+    runtime: WorkerRuntime
+    events: EventBus
     http: Starlette
 
 
 def build_application(settings: Settings, clock: Clock | None = None) -> Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.database_url())
-    plane = ControlPlane(
-        store=store, clock=clock or SystemClock(), runtime=ControlPlaneOnlyRuntime()
+    routing = RoutingTable()
+    artifacts = ArtifactCache(
+        settings.data_dir / "models", object_store(settings.s3_endpoint_url, settings.data_dir)
     )
+    runtime = WorkerRuntime(routing, artifacts, settings.data_dir / "workers")
+    plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=runtime)
     reconciler = Reconciler(plane, settings.reconcile_interval)
-    sagemaker_service = AwsJsonService(load_service_model("sagemaker"), sagemaker.OPERATIONS)
+    supervisor = Supervisor(runtime)
+    registry = CollectorRegistry()
+    events = EventBus()
+    event_log = EventLog(settings.event_log) if settings.event_log else None
+    if event_log is not None:
+        events.subscribe(event_log)
+    shadows = ShadowDispatcher(
+        events,
+        ShadowCounters(registry),
+        concurrency=settings.shadow_concurrency,
+        queue_size=settings.shadow_queue_size,
+        timeout=settings.shadow_timeout,
+    )
+
+    async def lookup(scope: Scope, name: str) -> tuple[EndpointStatus, str | None] | None:
+        return await run_in_threadpool(endpoint_status, plane, scope, name)
+
+    invoker = Invoker(routing, shadows, events, lookup, settings.model_timeout)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if event_log is not None:
+            event_log.start()
+        await invoker.start()
+        await shadows.start()
+        supervisor.start()
         reconciler.start()
         try:
             yield
         finally:
+            # Stop taking new work first, then stop what serves it.
             reconciler.stop()
+            await shadows.stop()
+            await invoker.stop()
+            supervisor.stop()
+            if event_log is not None:
+                event_log.stop()
             store.close()
 
+    sagemaker_service = AwsJsonService(load_service_model("sagemaker"), sagemaker.OPERATIONS)
     http = build_http_app(
         settings.account_id,
         {"SageMaker": Mounted(sagemaker_service, plane)},
+        invoker,
+        registry,
         lifespan=lifespan,
     )
-    return Application(settings, plane, reconciler, http)
+    return Application(settings, plane, runtime, events, http)

@@ -19,6 +19,14 @@ class Settings:
     # Seconds between reconciler passes: how quickly statuses move and schedules fire.
     reconcile_interval: float = 1.0
     log_level: str = "info"
+    # S3-compatible endpoint for s3:// model data; None: the local object store in data_dir.
+    s3_endpoint_url: str | None = None
+    model_timeout: float = 60.0
+    shadow_timeout: float = 60.0
+    shadow_concurrency: int = 32
+    shadow_queue_size: int = 1000
+    # Append a JSON line per invocation event here (an audit trail; None: off).
+    event_log: Path | None = None
 
     def database_url(self) -> str:
         return self.db_url or sqlite_url(self.data_dir)

@@ -13,7 +13,7 @@ from shadowserve.domain.experiment import ExperimentStatus as S
 from shadowserve.services import endpoint_configs, endpoints, experiments, models
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.reconciler import Reconciler
-from shadowserve.services.runtime import ControlPlaneOnlyRuntime
+from shadowserve.services.runtime import RecordingRuntime
 from shadowserve.store.memory import MemoryStore
 
 SCOPE = Scope("123456789012", "eu-west-1")
@@ -23,7 +23,7 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def world() -> tuple[ControlPlane, FakeClock, Reconciler]:
     clock = FakeClock(T0)
-    plane = ControlPlane(MemoryStore(), clock, ControlPlaneOnlyRuntime())
+    plane = ControlPlane(MemoryStore(), clock, RecordingRuntime())
     reconciler = Reconciler(plane, interval=0)
     for name in ("prod", "cand"):
         models.create_model(

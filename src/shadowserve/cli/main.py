@@ -55,6 +55,26 @@ def cli() -> None:
     help="Seconds between reconciler passes (status moves, schedules).",
 )
 @click.option("--log-level", default="info", show_default=True, envvar="SHADOWSERVE_LOG_LEVEL")
+@click.option(
+    "--s3-endpoint-url",
+    default=None,
+    envvar="AWS_ENDPOINT_URL_S3",
+    help="S3-compatible endpoint for s3:// model data (AWS S3, MinIO, …). Default: the "
+    "local object store under <data-dir>/objects.",
+)
+@click.option("--model-timeout", default=60.0, show_default=True, type=float,
+              envvar="SHADOWSERVE_MODEL_TIMEOUT", help="Seconds a model may take to answer.")
+@click.option("--shadow-timeout", default=60.0, show_default=True, type=float,
+              envvar="SHADOWSERVE_SHADOW_TIMEOUT", help="Seconds a shadow copy may take.")
+@click.option("--shadow-concurrency", default=32, show_default=True, type=int,
+              envvar="SHADOWSERVE_SHADOW_CONCURRENCY",
+              help="Shadow calls in flight at once, per server.")
+@click.option("--shadow-queue-size", default=1000, show_default=True, type=int,
+              envvar="SHADOWSERVE_SHADOW_QUEUE_SIZE",
+              help="Shadow copies waiting for a free slot before new ones are dropped.")
+@click.option("--event-log", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              envvar="SHADOWSERVE_EVENT_LOG",
+              help="Append one JSON line per invocation event (both legs) to this file.")
 def serve(
     host: str,
     port: int,
@@ -63,8 +83,14 @@ def serve(
     account_id: str,
     reconcile_interval: float,
     log_level: str,
+    s3_endpoint_url: str | None,
+    model_timeout: float,
+    shadow_timeout: float,
+    shadow_concurrency: int,
+    shadow_queue_size: int,
+    event_log: Path | None,
 ) -> None:
-    """Run the server: SageMaker's API on one port."""
+    """Run the server: SageMaker's API and SageMaker Runtime's InvokeEndpoint on one port."""
     settings = Settings(
         host=host,
         port=port,
@@ -73,10 +99,17 @@ def serve(
         account_id=account_id,
         reconcile_interval=reconcile_interval,
         log_level=log_level,
+        s3_endpoint_url=s3_endpoint_url,
+        model_timeout=model_timeout,
+        shadow_timeout=shadow_timeout,
+        shadow_concurrency=shadow_concurrency,
+        shadow_queue_size=shadow_queue_size,
+        event_log=event_log,
     )
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per health check is noise
     application = build_application(settings)
     _exit_quietly_after_shutdown()
     # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes in-flight requests,

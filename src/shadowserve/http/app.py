@@ -1,4 +1,5 @@
-"""Routes: ``POST /`` (awsJson services by X-Amz-Target) and ``GET /healthz``."""
+"""Routes: ``POST /`` (awsJson services by X-Amz-Target), ``POST /endpoints/{name}/invocations``
+(SageMaker Runtime), ``GET /metrics`` (Prometheus) and ``GET /healthz``. No business logic."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from shadowserve.protocol import awsjson
+from shadowserve.dataplane.errors import InvokeError
+from shadowserve.dataplane.invoke import Invoker
+from shadowserve.protocol import awsjson, runtime_api
 from shadowserve.protocol.awsjson_service import AwsJsonService, WireResponse
 from shadowserve.protocol.errors import WireError
 
@@ -29,7 +33,11 @@ class Mounted:
 
 
 def build_http_app(
-    account: str, services: Mapping[str, Mounted], lifespan: Lifespan | None = None
+    account: str,
+    services: Mapping[str, Mounted],
+    invoker: Invoker,
+    registry: CollectorRegistry,
+    lifespan: Lifespan | None = None,
 ) -> Starlette:
     async def aws_json(request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
@@ -48,12 +56,24 @@ def build_http_app(
         )
         return _to_response(wire)
 
+    async def invocations(request: Request) -> Response:
+        try:
+            parsed = await runtime_api.parse_invoke(request, account)
+            return runtime_api.success(await invoker.invoke(parsed))
+        except InvokeError as error:
+            return runtime_api.failure(error)
+
+    async def metrics(_request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     return Starlette(
         routes=[
             Route("/", aws_json, methods=["POST"]),
+            Route("/endpoints/{endpoint_name}/invocations", invocations, methods=["POST"]),
+            Route("/metrics", metrics, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -28,11 +28,15 @@ class SerializationFailed(DomainError):
     """A member had the wrong JSON type (AWS: SerializationException)."""
 
 
-def validate(shape: Shape | None, params: dict[str, Any]) -> None:
+def validate(
+    shape: Shape | None, params: dict[str, Any], not_required: frozenset[str] = frozenset()
+) -> None:
+    """Raise ValidationFailed listing every violation; ``not_required`` names required
+    members checked elsewhere (InvokeEndpoint's body travels outside the JSON)."""
     if shape is None:
         return
     problems: list[str] = []
-    _check(shape, params, "", problems)
+    _structure(shape, params, "", problems, not_required)
     if problems:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
@@ -45,11 +49,17 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
         checker(shape, value, path, problems)
 
 
-def _structure(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+def _structure(
+    shape: Shape,
+    value: Any,
+    path: str,
+    problems: list[str],
+    not_required: frozenset[str] = frozenset(),
+) -> None:
     if not isinstance(value, dict):
         raise _type_error(value, path, "a structure")
     for name in shape.required_members:
-        if value.get(name) is None:
+        if value.get(name) is None and name not in not_required:
             problems.append(
                 f"Value null at '{_join(path, name)}' failed to satisfy constraint: "
                 "Member must not be null"

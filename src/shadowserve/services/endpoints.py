@@ -196,3 +196,14 @@ def _ensure_no_experiment(repo: Repository, endpoint: Endpoint, verb: str) -> No
                 f"Endpoint {endpoint.endpoint_name} cannot be {verb} while inference experiment "
                 f"{experiment.name} is {experiment.status} on it."
             )
+
+
+def endpoint_status(
+    plane: ControlPlane, scope: Scope, name: str
+) -> tuple[EndpointStatus, str | None] | None:
+    """Status and failure reason of an endpoint, or None if it does not exist."""
+    with plane.repository(scope) as repo:
+        found = repo.find(Endpoint, name)
+    if found is None:
+        return None
+    return found.value.endpoint_status, found.value.failure_reason

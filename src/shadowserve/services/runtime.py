@@ -1,9 +1,8 @@
 """The boundary between the control plane and whatever runs the models.
 
 The reconciler asks an EndpointRuntime to make an endpoint serve a config; the runtime
-answers whether that is done, still under way, or failed. The data-plane issue brings the
-worker-process runtime; until then ControlPlaneOnlyRuntime records deployments and reports
-them ready, so the control plane's state machine can be used and tested on its own.
+answers whether that is done, still under way, or failed. The server uses the worker
+runtime (workers/runtime.py); RecordingRuntime stands in for it in control-plane unit tests.
 """
 
 from __future__ import annotations
@@ -50,8 +49,8 @@ class EndpointRuntime(Protocol):
         ...
 
 
-class ControlPlaneOnlyRuntime:
-    """Records what should be deployed and reports it ready at once; runs no model."""
+class RecordingRuntime:
+    """A fake for unit tests: records what should be deployed and reports it ready at once."""
 
     def __init__(self) -> None:
         self.deployed: dict[tuple[Scope, str], Deployment] = {}

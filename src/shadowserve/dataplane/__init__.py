@@ -1,0 +1,1 @@
+"""The request path: routing snapshot, InvokeEndpoint, shadow mirroring, invocation events."""

@@ -1,0 +1,45 @@
+"""Errors of SageMaker Runtime's InvokeEndpoint, as the data plane raises them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class InvokeError(Exception):
+    code: str
+    status: int
+    message: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def validation_error(message: str) -> InvokeError:
+    return InvokeError("ValidationError", 400, message)
+
+
+def model_not_ready(message: str) -> InvokeError:
+    return InvokeError("ModelNotReadyException", 429, message)
+
+
+def service_unavailable(message: str) -> InvokeError:
+    return InvokeError("ServiceUnavailable", 503, message)
+
+
+def model_error(
+    status: int, original_message: str, message: str, log_stream_arn: str
+) -> InvokeError:
+    kind = "CLIENT_ERROR_FROM_MODEL" if 400 <= status < 500 else "SERVER_ERROR_FROM_MODEL"
+    return InvokeError(
+        "ModelError",
+        424,
+        message,
+        {
+            "ErrorCode": kind,
+            "OriginalStatusCode": status,
+            "OriginalMessage": original_message,
+            "LogStreamArn": log_stream_arn,
+        },
+    )

@@ -1,0 +1,191 @@
+"""InvokeEndpoint: answer from a production variant, copy to the shadow, emit events."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from shadowserve.dataplane import errors
+from shadowserve.dataplane.events import ErrorKind, EventBus, InvocationEvent, Role
+from shadowserve.dataplane.model_client import (
+    ModelAnswer,
+    ModelCall,
+    call_model,
+    model_http_client,
+)
+from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, VariantRoute
+from shadowserve.dataplane.sampling import should_mirror
+from shadowserve.dataplane.shadow import ShadowDispatcher, ShadowJob
+from shadowserve.domain.arns import Scope
+from shadowserve.domain.resources import EndpointStatus
+
+CONTAINER = "primary"  # SageMaker's name for a single-container endpoint's container
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    scope: Scope
+    endpoint_name: str
+    call: ModelCall
+    target_variant: str | None
+    inference_id: str | None
+
+
+@dataclass(frozen=True)
+class InvokeResponse:
+    body: bytes
+    content_type: str
+    invoked_variant: str
+    custom_attributes: str | None
+
+
+# Why an endpoint has no route: its status and failure reason, or None if it does not exist.
+EndpointLookup = Callable[[Scope, str], Awaitable[tuple[EndpointStatus, str | None] | None]]
+
+
+class Invoker:
+    def __init__(
+        self,
+        routing: RoutingTable,
+        shadows: ShadowDispatcher,
+        bus: EventBus,
+        lookup: EndpointLookup,
+        model_timeout: float,
+    ) -> None:
+        self._routing = routing
+        self._shadows = shadows
+        self._bus = bus
+        self._lookup = lookup
+        self._timeout = model_timeout
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        self._client = model_http_client(max_connections=1000, max_keepalive=200)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def invoke(self, request: InvokeRequest) -> InvokeResponse:
+        started = time.perf_counter_ns()
+        route = self._routing.get(request.scope, request.endpoint_name)
+        if route is None:
+            raise await self._why_unrouted(request)
+        variant = _production_variant(route, request.target_variant)
+        inference_id = request.inference_id or str(uuid.uuid4())
+        shadow = route.shadow
+        if shadow is not None and should_mirror(shadow.sampling_percentage, request.inference_id):
+            self._shadows.submit(
+                ShadowJob(
+                    request.scope,
+                    route.endpoint_name,
+                    shadow,
+                    request.call,
+                    inference_id,
+                    request.inference_id is not None,
+                    started,
+                )
+            )
+        assert self._client is not None
+        answer = await call_model(self._client, variant.pool, request.call, self._timeout)
+        total_us = (time.perf_counter_ns() - started) // 1000
+        self._bus.publish(_event(request, route, variant, inference_id, answer, total_us))
+        return _response(request, route, variant, answer)
+
+    async def _why_unrouted(self, request: InvokeRequest) -> errors.InvokeError:
+        found = await self._lookup(request.scope, request.endpoint_name)
+        if found is None:
+            return errors.validation_error(
+                f"Endpoint {request.endpoint_name} of account {request.scope.account} not found."
+            )
+        status, reason = found
+        if status == EndpointStatus.FAILED:
+            return errors.validation_error(
+                f"Endpoint {request.endpoint_name} is in Failed state: {reason}"
+            )
+        return errors.model_not_ready(
+            f"Endpoint {request.endpoint_name} is not ready to serve requests (status {status})."
+        )
+
+
+def _production_variant(route: EndpointRoute, target: str | None) -> VariantRoute:
+    if target is None:
+        return route.choose()
+    variant = route.variant(target)
+    if variant is None:
+        names = [v.name for v in route.production]
+        raise errors.validation_error(
+            f"Variant {target} was not found for endpoint {route.endpoint_name}; its production "
+            f"variants are {names}."
+        )
+    return variant
+
+
+def _response(
+    request: InvokeRequest, route: EndpointRoute, variant: VariantRoute, answer: ModelAnswer
+) -> InvokeResponse:
+    if answer.error_kind is None:
+        return InvokeResponse(
+            answer.body,
+            answer.content_type or "application/json",
+            variant.name,
+            answer.custom_attributes,
+        )
+    log_stream = (
+        f"arn:aws:logs:{request.scope.region}:{request.scope.account}:log-group:"
+        f"/aws/sagemaker/Endpoints/{route.endpoint_name}"
+    )
+    if answer.error_kind == ErrorKind.NO_INSTANCE:
+        raise errors.service_unavailable(
+            f"Variant {variant.name} of endpoint {route.endpoint_name} has no healthy instance."
+        )
+    if answer.error_kind == ErrorKind.TIMEOUT:
+        text = (
+            f"Your invocation timed out while waiting for a response from container {CONTAINER}."
+        )
+        raise errors.model_error(0, text, _received(0, text), log_stream)
+    if answer.error_kind == ErrorKind.CONNECTION:
+        text = f"The container {CONTAINER} closed the connection before answering."
+        raise errors.model_error(0, text, _received(0, text), log_stream)
+    original = answer.body.decode("utf-8", "replace")
+    raise errors.model_error(answer.status, original, _received(answer.status, original), log_stream)
+
+
+def _received(status: int, original: str) -> str:
+    side = "client" if 400 <= status < 500 else "server"
+    return f'Received {side} error ({status}) from {CONTAINER} with message "{original}".'
+
+
+def _event(
+    request: InvokeRequest,
+    route: EndpointRoute,
+    variant: VariantRoute,
+    inference_id: str,
+    answer: ModelAnswer,
+    total_us: int,
+) -> InvocationEvent:
+    shadow = route.shadow
+    return InvocationEvent(
+        scope=request.scope,
+        endpoint_name=route.endpoint_name,
+        variant_name=variant.name,
+        role=Role.PRODUCTION,
+        experiment_name=shadow.experiment_name if shadow else None,
+        inference_id=inference_id,
+        inference_id_from_caller=request.inference_id is not None,
+        request_body=request.call.body,
+        request_content_type=request.call.content_type,
+        accept=request.call.accept,
+        response_body=answer.body,
+        response_content_type=answer.content_type,
+        status=answer.status,
+        model_latency_us=answer.latency_us,
+        overhead_latency_us=max(0, total_us - answer.latency_us),
+        error_kind=answer.error_kind,
+    )
+
+

@@ -1,0 +1,1 @@
+"""Metrics: Prometheus exposition of what the data plane observes."""

@@ -1,0 +1,38 @@
+"""Shadow-leg counters: sampled, sent, dropped, timed out, failed."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+from shadowserve.dataplane.events import ErrorKind
+from shadowserve.dataplane.model_client import ModelAnswer
+
+
+class ShadowCounters:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._requests = Counter(
+            "shadowserve_shadow_requests",
+            "Copies of production requests for the shadow variant, by outcome: sampled "
+            "(chosen for copying), dropped (queue full), sent, succeeded, model_error, "
+            "timeout, connection_error, no_instance.",
+            ["endpoint", "variant", "outcome"],
+            registry=registry,
+        )
+
+    def sampled(self, endpoint: str, variant: str) -> None:
+        self._requests.labels(endpoint, variant, "sampled").inc()
+
+    def dropped(self, endpoint: str, variant: str) -> None:
+        self._requests.labels(endpoint, variant, "dropped").inc()
+
+    def finished(self, endpoint: str, variant: str, answer: ModelAnswer) -> None:
+        outcome = {
+            None: "succeeded",
+            ErrorKind.MODEL_ERROR: "model_error",
+            ErrorKind.TIMEOUT: "timeout",
+            ErrorKind.CONNECTION: "connection_error",
+            ErrorKind.NO_INSTANCE: "no_instance",
+        }.get(answer.error_kind, "failed")
+        if answer.error_kind != ErrorKind.NO_INSTANCE:
+            self._requests.labels(endpoint, variant, "sent").inc()
+        self._requests.labels(endpoint, variant, outcome).inc()

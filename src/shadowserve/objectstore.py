@@ -1,0 +1,101 @@
+"""Objects addressed by ``s3://bucket/key``: in any S3-compatible store, or in a local
+directory when no S3 endpoint is configured (the embedded default).
+
+Local layout: ``<data-dir>/objects/<bucket>/<key>`` — put a file there and it is
+``s3://<bucket>/<key>`` to shadowserve.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+
+class ObjectStoreError(Exception):
+    """The store could not be reached or did not have the object; the message says which."""
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Location:
+        parsed = urlparse(uri)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ObjectStoreError(f"{uri} is not an s3://bucket/key URI.")
+        return cls(parsed.netloc, parsed.path.lstrip("/"))
+
+
+class ObjectStore(Protocol):
+    def download(self, location: S3Location, target: Path) -> None: ...
+
+    def upload(self, location: S3Location, body: bytes, extra: dict[str, str] | None = None) -> None: ...
+
+
+class LocalObjectStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_of(self, location: S3Location) -> Path:
+        path = (self.root / location.bucket / location.key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ObjectStoreError(f"s3://{location.bucket}/{location.key} leaves the store.")
+        return path
+
+    def download(self, location: S3Location, target: Path) -> None:
+        source = self.path_of(location)
+        if not source.is_file():
+            raise ObjectStoreError(
+                f"s3://{location.bucket}/{location.key} does not exist in the local object "
+                f"store (looked for {source})."
+            )
+        shutil.copyfile(source, target)
+
+    def upload(self, location: S3Location, body: bytes, extra: dict[str, str] | None = None) -> None:
+        path = self.path_of(location)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(body)
+        partial.replace(path)
+
+
+class S3ObjectStore:
+    def __init__(self, endpoint_url: str, region: str = "us-east-1") -> None:
+        self.endpoint_url = endpoint_url
+        # The endpoint is always passed explicitly: AWS_ENDPOINT_URL may point at
+        # shadowserve itself, and S3 must never resolve to it.
+        self._client: Any = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+
+    def download(self, location: S3Location, target: Path) -> None:
+        try:
+            self._client.download_file(location.bucket, location.key, str(target))
+        except (BotoCoreError, ClientError) as exc:
+            raise ObjectStoreError(
+                f"Could not download s3://{location.bucket}/{location.key} from "
+                f"{self.endpoint_url}: {exc}"
+            ) from exc
+
+    def upload(self, location: S3Location, body: bytes, extra: dict[str, str] | None = None) -> None:
+        try:
+            self._client.put_object(
+                Bucket=location.bucket, Key=location.key, Body=body, **(extra or {})
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise ObjectStoreError(
+                f"Could not upload s3://{location.bucket}/{location.key} to "
+                f"{self.endpoint_url}: {exc}"
+            ) from exc
+
+
+def object_store(s3_endpoint_url: str | None, data_dir: Path) -> ObjectStore:
+    if s3_endpoint_url:
+        return S3ObjectStore(s3_endpoint_url)
+    return LocalObjectStore(data_dir / "objects")

@@ -1,0 +1,86 @@
+"""SageMaker Runtime's InvokeEndpoint over restJson1: HTTP request → InvokeRequest → HTTP."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from shadowserve.dataplane.errors import InvokeError, validation_error
+from shadowserve.dataplane.invoke import InvokeRequest, InvokeResponse
+from shadowserve.dataplane.model_client import ModelCall
+from shadowserve.protocol import awsjson
+from shadowserve.protocol.awsjson_service import load_service_model
+from shadowserve.protocol.validate import SerializationFailed, ValidationFailed, validate
+
+MAX_PAYLOAD = 6 * 1024 * 1024  # 6 MB, botocore's BodyBlob limit
+_INPUT = load_service_model("sagemaker-runtime").operation_model("InvokeEndpoint").input_shape
+
+# Modeled header members (all but the body), checked against the service model.
+_HEADERS = {
+    "ContentType": "content-type",
+    "Accept": "accept",
+    "CustomAttributes": "x-amzn-sagemaker-custom-attributes",
+    "TargetModel": "x-amzn-sagemaker-target-model",
+    "TargetVariant": "x-amzn-sagemaker-target-variant",
+    "TargetContainerHostname": "x-amzn-sagemaker-target-container-hostname",
+    "InferenceId": "x-amzn-sagemaker-inference-id",
+    "EnableExplanations": "x-amzn-sagemaker-enable-explanations",
+    "InferenceComponentName": "x-amzn-sagemaker-inference-component",
+    "SessionId": "x-amzn-sagemaker-session-id",
+}
+
+
+async def parse_invoke(request: Request, account: str) -> InvokeRequest:
+    name = request.path_params["endpoint_name"]
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_PAYLOAD:
+        raise _too_large(int(declared))
+    body = await request.body()
+    if len(body) > MAX_PAYLOAD:
+        raise _too_large(len(body))
+    members = {m: request.headers[h] for m, h in _HEADERS.items() if h in request.headers}
+    try:
+        validate(_INPUT, {"EndpointName": name, **members}, not_required=frozenset({"Body"}))
+    except (ValidationFailed, SerializationFailed) as exc:
+        raise validation_error(exc.message) from exc
+    if "TargetModel" in members:
+        raise validation_error(
+            f"Endpoint {name} is not a multi-model endpoint and does not support target model "
+            "header."
+        )
+    scope = awsjson.scope_for(
+        account, request.headers.get("authorization"), request.query_params.get("X-Amz-Credential")
+    )
+    call = ModelCall(
+        body=body,
+        content_type=members.get("ContentType", "application/octet-stream"),
+        accept=members.get("Accept"),
+        custom_attributes=members.get("CustomAttributes"),
+    )
+    return InvokeRequest(scope, name, call, members.get("TargetVariant"), members.get("InferenceId"))
+
+
+def _too_large(size: int) -> InvokeError:
+    return validation_error(
+        f"Received payload of {size} bytes exceeds the maximum of {MAX_PAYLOAD} bytes "
+        "for InvokeEndpoint."
+    )
+
+
+def success(response: InvokeResponse) -> Response:
+    headers = {"x-Amzn-Invoked-Production-Variant": response.invoked_variant}
+    if response.custom_attributes:
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = response.custom_attributes
+    return Response(response.body, 200, headers, media_type=response.content_type)
+
+
+def failure(error: InvokeError) -> Response:
+    body = {"ErrorCode": error.code, "Message": error.message, "message": error.message}
+    body |= error.extra
+    return Response(
+        json.dumps(body),
+        error.status,
+        {"X-Amzn-ErrorType": error.code, "Content-Type": "application/json"},
+    )

@@ -1,0 +1,1 @@
+"""Model workers: separate processes speaking SageMaker's container contract, supervised."""

@@ -1,0 +1,84 @@
+"""Fetch a model's ``model.tar.gz`` and unpack it safely into a directory of its own."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from shadowserve.objectstore import ObjectStore, ObjectStoreError, S3Location
+
+
+class ArtifactError(Exception):
+    """The model data could not be fetched or unpacked; the message is the FailureReason."""
+
+
+class ArtifactCache:
+    """Unpacked models under ``<root>/<hash of url>``, fetched once per URL."""
+
+    def __init__(self, root: Path, store: ObjectStore) -> None:
+        self.root = root
+        self.store = store
+
+    def model_dir(self, url: str | None) -> Path:
+        """The directory holding the unpacked model; an empty one when there is no data."""
+        digest = hashlib.sha256((url or "").encode()).hexdigest()[:16]
+        target = self.root / digest
+        if (target / ".complete").exists():
+            return target
+        staging = Path(tempfile.mkdtemp(prefix=f"{digest}-", dir=self._ensure_root()))
+        try:
+            if url:
+                archive = staging / "model.tar.gz"
+                self._fetch(url, archive)
+                _unpack(archive, staging / "model")
+                archive.unlink()
+            else:
+                (staging / "model").mkdir()
+            (staging / "model" / ".complete").touch()
+            shutil.rmtree(target, ignore_errors=True)
+            (staging / "model").rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    def _ensure_root(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.root
+
+    def _fetch(self, url: str, archive: Path) -> None:
+        try:
+            if url.startswith("s3://"):
+                self.store.download(S3Location.parse(url), archive)
+            elif url.startswith(("https://", "http://")):
+                _download(url, archive)
+            else:
+                raise ArtifactError(f"ModelDataUrl {url} must be an s3:// or https:// URL.")
+        except ObjectStoreError as exc:
+            raise ArtifactError(str(exc)) from exc
+
+
+def _download(url: str, archive: Path) -> None:
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60) as response:
+            response.raise_for_status()
+            with archive.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+    except httpx.HTTPError as exc:
+        raise ArtifactError(f"Could not download {url}: {exc}") from exc
+
+
+def _unpack(archive: Path, target: Path) -> None:
+    target.mkdir()
+    try:
+        with tarfile.open(archive) as tar:
+            # The "data" filter refuses absolute paths, "..", links leaving the
+            # directory and device files: an archive cannot write outside its folder.
+            tar.extractall(target, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise ArtifactError(f"Could not unpack the model archive: {exc}") from exc

@@ -1,0 +1,136 @@
+"""One worker: a built-in worker process we start, or a container someone else runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import httpx
+
+LOAD_FAILED_EXIT = 3
+
+
+class WorkerState(StrEnum):
+    STARTING = "starting"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    FAILED = "failed"  # the model cannot load: restarting would not help
+    STOPPED = "stopped"
+
+
+@dataclass
+class WorkerSpec:
+    """How to start a built-in worker for one model."""
+
+    model_dir: Path
+    environment: dict[str, str]
+    run_dir: Path
+    log_path: Path
+
+
+@dataclass
+class Worker:
+    """A worker and what the supervisor knows of it. ``url`` is None until it listens."""
+
+    name: str
+    spec: WorkerSpec | None  # None: an external container, not ours to start or stop
+    url: str | None = None
+    state: WorkerState = WorkerState.STARTING
+    failure: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    healthy_since: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        if self.spec is None:
+            return
+        spec = self.spec
+        spec.run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in ("port", "error"):
+            (spec.run_dir / stale).unlink(missing_ok=True)
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "shadowserve.workers.python_worker",
+            "--model-dir", str(spec.model_dir),
+            "--port-file", str(spec.run_dir / "port"),
+            "--error-file", str(spec.run_dir / "error"),
+            "--parent-pid", str(os.getpid()),
+        ]  # fmt: skip
+        with spec.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=os.environ | spec.environment,
+                start_new_session=True,  # Ctrl-C in the server's terminal is for the server
+            )
+        self.url = None
+        self.state = WorkerState.STARTING
+        self.healthy_since = None
+
+    def poll(self, client: httpx.Client) -> None:
+        """Update ``state`` from the process and ``GET /ping``."""
+        if self.process is not None and self.process.poll() is not None:
+            self._exited(self.process.returncode)
+            return
+        if self.url is None:
+            self.url = self._read_url()
+            if self.url is None:
+                return
+        try:
+            healthy = client.get(f"{self.url}/ping", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            healthy = False
+        if healthy and self.state != WorkerState.HEALTHY:
+            self.healthy_since = time.monotonic()
+        if not healthy and self.state == WorkerState.STARTING:
+            return
+        self.state = WorkerState.HEALTHY if healthy else WorkerState.UNHEALTHY
+
+    def _read_url(self) -> str | None:
+        if self.spec is None:
+            return self.url
+        port_file = self.spec.run_dir / "port"
+        if not port_file.exists():
+            return None
+        return f"http://127.0.0.1:{port_file.read_text().strip()}"
+
+    def _exited(self, code: int) -> None:
+        if code == LOAD_FAILED_EXIT and self.spec is not None:
+            error = self.spec.run_dir / "error"
+            self.failure = error.read_text() if error.exists() else "the model failed to load"
+            self.state = WorkerState.FAILED
+        elif self.state != WorkerState.STOPPED:
+            self.failure = f"worker exited with status {code}"
+            self.state = WorkerState.UNHEALTHY
+        self.process = None
+        self.url = None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.state = WorkerState.STOPPED
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """For tests and fault injection: the process dies as in a crash."""
+        if self.process is not None:
+            self.process.kill()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None

@@ -1,0 +1,283 @@
+"""The worker runtime: makes endpoints serve their configs with supervised worker pools.
+
+A deploy is blue/green: pools for new or changed variants start beside the old ones; only
+when every new worker answers /ping does the routing snapshot switch, after which old pools
+drain their in-flight requests and stop. A model that cannot load fails the rollout with the
+model's own error and leaves the endpoint on what it served before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, ShadowRoute, VariantRoute
+from shadowserve.domain.arns import Scope
+from shadowserve.domain.resources import EndpointConfig, Model, ProductionVariant
+from shadowserve.services.runtime import Deployment, DeployResult, DeployState
+from shadowserve.workers.artifacts import ArtifactCache, ArtifactError
+from shadowserve.workers.pool import VariantPool
+from shadowserve.workers.process import Worker, WorkerSpec
+
+log = logging.getLogger(__name__)
+
+Key = tuple[Scope, str]
+FAILED_PLAN_RETRY_AFTER = 30.0
+
+
+@dataclass
+class Rollout:
+    plan: tuple[str, ...]  # the identities of the pools the endpoint should end up with
+    pools: dict[str, VariantPool]  # variant name → pool (reused or new)
+    new: list[VariantPool]
+    started: float = field(default_factory=time.monotonic)
+    preparing: bool = True
+    error: str | None = None
+
+
+@dataclass
+class EndpointWorkers:
+    active: dict[str, VariantPool] = field(default_factory=dict)
+    rollout: Rollout | None = None
+    failed_plan: tuple[tuple[str, ...], float, str] | None = None
+
+
+class WorkerRuntime:
+    def __init__(
+        self,
+        routing: RoutingTable,
+        artifacts: ArtifactCache,
+        workers_dir: Path,
+        start_timeout: float = 120.0,
+        drain_timeout: float = 75.0,
+    ) -> None:
+        self.routing = routing
+        self._artifacts = artifacts
+        self._workers_dir = workers_dir
+        self._start_timeout = start_timeout
+        self._drain_timeout = drain_timeout
+        self._endpoints: dict[Key, EndpointWorkers] = {}
+        self._lock = threading.RLock()
+
+    # EndpointRuntime
+
+    def deploy(self, deployment: Deployment) -> DeployResult:
+        key = (deployment.scope, deployment.endpoint.endpoint_name.lower())
+        variants = _variants(deployment.config)
+        missing = [v.model_name for v in variants if v.model_name not in deployment.models]
+        if missing:
+            return DeployResult(DeployState.FAILED, f"Model {missing[0]} does not exist.")
+        plan = tuple(_identity(v, deployment.models[v.model_name or ""]) for v in variants)
+        with self._lock:
+            state = self._endpoints.setdefault(key, EndpointWorkers())
+            if tuple(p.identity for p in state.active.values()) == plan and state.rollout is None:
+                self._publish(deployment, state.active)
+                return DeployResult(DeployState.READY)
+            return self._advance_rollout(deployment, state, plan)
+
+    def undeploy(self, scope: Scope, endpoint_name: str) -> bool:
+        key = (scope, endpoint_name.lower())
+        with self._lock:
+            state = self._endpoints.pop(key, None)
+            self.routing.publish(scope, endpoint_name, None)
+        if state is not None:
+            pools = list(state.active.values()) + (state.rollout.new if state.rollout else [])
+            self._drain(pools)
+        return True
+
+    # Supervision
+
+    def supervise(self, client: httpx.Client) -> None:
+        """One supervision pass: poll every worker, restart dead ones, publish health."""
+        with self._lock:
+            pools = [pool for state in self._endpoints.values() for pool in _pools_of(state)]
+        for pool in pools:
+            for worker in pool.workers:
+                worker.poll(client)
+            pool.refresh()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            states = list(self._endpoints.values())
+            self._endpoints.clear()
+        for state in states:
+            for pool in _pools_of(state):
+                pool.stop()
+
+    def pools(self, scope: Scope, endpoint_name: str) -> dict[str, VariantPool]:
+        """The active pools of an endpoint (for tests and fault injection)."""
+        with self._lock:
+            state = self._endpoints.get((scope, endpoint_name.lower()))
+            return dict(state.active) if state else {}
+
+    # Rollouts
+
+    def _advance_rollout(
+        self, deployment: Deployment, state: EndpointWorkers, plan: tuple[str, ...]
+    ) -> DeployResult:
+        if state.failed_plan and state.failed_plan[0] == plan:
+            _, failed_at, reason = state.failed_plan
+            if time.monotonic() - failed_at < FAILED_PLAN_RETRY_AFTER:
+                return DeployResult(DeployState.FAILED, reason)
+        rollout = state.rollout
+        if rollout is None or rollout.plan != plan:
+            if rollout is not None:
+                self._drain(rollout.new)
+            state.rollout = self._begin(deployment, state, plan)
+            return DeployResult(DeployState.PENDING)
+        return self._check(deployment, state, rollout)
+
+    def _begin(
+        self, deployment: Deployment, state: EndpointWorkers, plan: tuple[str, ...]
+    ) -> Rollout:
+        reusable = {pool.identity: pool for pool in state.active.values()}
+        pools: dict[str, VariantPool] = {}
+        new: list[VariantPool] = []
+        for variant, identity in zip(_variants(deployment.config), plan, strict=True):
+            pool = reusable.get(identity)
+            if pool is None:
+                pool = VariantPool(identity, variant.variant_name, [])
+                new.append(pool)
+            pools[variant.variant_name] = pool
+        rollout = Rollout(plan, pools, new)
+        prepare = self._preparer(deployment, rollout)
+        threading.Thread(target=prepare, name="rollout-prepare", daemon=True).start()
+        return rollout
+
+    def _preparer(self, deployment: Deployment, rollout: Rollout) -> Callable[[], None]:
+        def prepare() -> None:
+            try:
+                for pool in rollout.new:
+                    variant = deployment.config.variant(pool.variant_name)
+                    assert variant is not None and variant.model_name is not None
+                    model = deployment.models[variant.model_name]
+                    pool.workers = self._workers_for(deployment, variant, model, pool.identity)
+                    pool.start()
+            except ArtifactError as exc:
+                rollout.error = f"Variant {pool.variant_name}: {exc}"
+            except Exception as exc:
+                log.exception("preparing workers failed")
+                rollout.error = f"Variant {pool.variant_name}: {type(exc).__name__}: {exc}"
+            finally:
+                rollout.preparing = False
+
+        return prepare
+
+    def _workers_for(
+        self, deployment: Deployment, variant: ProductionVariant, model: Model, identity: str
+    ) -> list[Worker]:
+        container = model.serving_container()
+        image = container.image if container else None
+        name = f"{deployment.endpoint.endpoint_name}/{variant.variant_name}"
+        if image and image.startswith(("http://", "https://")):
+            # A running container that speaks SageMaker's contract: route to it as it is.
+            return [Worker(name=f"{name}/external", spec=None, url=image.rstrip("/"))]
+        model_dir = self._artifacts.model_dir(container.model_data_url if container else None)
+        environment = dict(container.environment or {}) if container else {}
+        base = self._workers_dir / deployment.scope.region / name / identity[:12]
+        return [
+            Worker(
+                name=f"{name}/{index}",
+                spec=WorkerSpec(
+                    model_dir=model_dir,
+                    environment=environment,
+                    run_dir=base / str(index),
+                    log_path=base / str(index) / "worker.log",
+                ),
+            )
+            for index in range(variant.instance_count())
+        ]
+
+    def _check(
+        self, deployment: Deployment, state: EndpointWorkers, rollout: Rollout
+    ) -> DeployResult:
+        reason = rollout.error or next(
+            (f"Variant {p.variant_name}: {p.failure()}" for p in rollout.new if p.failure()), None
+        )
+        if reason is None and time.monotonic() - rollout.started > self._start_timeout:
+            reason = f"The model servers did not become healthy within {self._start_timeout:.0f}s."
+        if reason is not None:
+            self._drain(rollout.new)
+            state.rollout = None
+            state.failed_plan = (rollout.plan, time.monotonic(), reason)
+            return DeployResult(DeployState.FAILED, reason)
+        if rollout.preparing or not all(p.all_healthy() for p in rollout.new):
+            return DeployResult(DeployState.PENDING)
+        for pool in rollout.new:
+            pool.refresh()
+        old = [p for p in state.active.values() if p not in rollout.pools.values()]
+        state.active = rollout.pools
+        state.rollout = None
+        state.failed_plan = None
+        self._publish(deployment, state.active)
+        self._drain(old)
+        return DeployResult(DeployState.READY)
+
+    def _publish(self, deployment: Deployment, pools: dict[str, VariantPool]) -> None:
+        config = deployment.config
+        production = tuple(
+            VariantRoute(v.variant_name, v.weight(), pools[v.variant_name])
+            for v in config.production_variants
+        )
+        shadow = None
+        for variant in config.shadow_production_variants or []:
+            route = VariantRoute(variant.variant_name, variant.weight(), pools[variant.variant_name])
+            shadow = ShadowRoute(route, *_sampling(deployment, variant, production))
+        endpoint = deployment.endpoint.endpoint_name
+        route_now = EndpointRoute(endpoint, production, shadow, config.data_capture_config)
+        if self.routing.get(deployment.scope, endpoint) != route_now:
+            self.routing.publish(deployment.scope, endpoint, route_now)
+
+    def _drain(self, pools: list[VariantPool]) -> None:
+        """Stop pools once their in-flight requests are done (in the background)."""
+        if not pools:
+            return
+
+        def drain() -> None:
+            deadline = time.monotonic() + self._drain_timeout
+            while any(p.in_flight for p in pools) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for pool in pools:
+                pool.stop()
+
+        threading.Thread(target=drain, name="pool-drain", daemon=True).start()
+
+
+def _variants(config: EndpointConfig) -> list[ProductionVariant]:
+    return config.production_variants + (config.shadow_production_variants or [])
+
+
+def _pools_of(state: EndpointWorkers) -> list[VariantPool]:
+    rollout_pools = state.rollout.new if state.rollout else []
+    return list(state.active.values()) + rollout_pools
+
+
+def _identity(variant: ProductionVariant, model: Model) -> str:
+    """Pools are reused only when variant, model definition and size are all unchanged."""
+    described = {
+        "variant": variant.variant_name,
+        "count": variant.instance_count(),
+        "model": model.model_dump(mode="json", exclude={"creation_time", "model_arn"}),
+        "created": model.creation_time.isoformat(),
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def _sampling(
+    deployment: Deployment, shadow: ProductionVariant, production: tuple[VariantRoute, ...]
+) -> tuple[float, str | None]:
+    """An experiment's SamplingPercentage; for a config-level shadow, its weight relative to
+    the production variants' (equal weights: every request is copied)."""
+    experiment = deployment.experiment
+    if experiment is not None and experiment.shadow_variant().variant_name == shadow.variant_name:
+        return float(experiment.sampling_percentage()), experiment.name
+    total = sum(v.weight for v in production) or 1.0
+    return min(100.0, 100.0 * shadow.weight() / total), None
