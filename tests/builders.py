@@ -6,6 +6,8 @@ import time
 from typing import Any
 
 ROLE = "arn:aws:iam::123456789012:role/shadowserve-tests"
+# Where test models run: conftest points this at an echo container for the test session.
+CONTAINER_IMAGE = {"url": "example.com/model:1"}
 
 
 def infrastructure(count: int = 1, instance_type: str = "ml.m5.large") -> dict[str, Any]:
@@ -26,7 +28,7 @@ def model_variant(model: str, variant: str, count: int = 1) -> dict[str, Any]:
 def create_model(sagemaker: Any, name: str) -> str:
     arn: str = sagemaker.create_model(
         ModelName=name,
-        PrimaryContainer={"Image": "example.com/model:1", "ModelDataUrl": f"s3://m/{name}.tar.gz"},
+        PrimaryContainer={"Image": CONTAINER_IMAGE["url"]},
         ExecutionRoleArn=ROLE,
     )["ModelArn"]
     return arn

@@ -15,6 +15,8 @@ import boto3
 import pytest
 
 from shadowserve.cli.server_process import ServerProcess
+from tests import builders
+from tests.echo_container import echo_container
 
 ROLE = "arn:aws:iam::123456789012:role/shadowserve-tests"
 FAST = ["--reconcile-interval", "0.1"]
@@ -29,6 +31,13 @@ def _aws_environment() -> None:
         AWS_DEFAULT_REGION="us-east-1",
     )
     os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _echo_container() -> Iterator[str]:
+    with echo_container() as url:
+        builders.CONTAINER_IMAGE["url"] = url
+        yield url
 
 
 @pytest.fixture(scope="session")

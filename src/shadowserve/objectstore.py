@@ -37,10 +37,14 @@ class S3Location:
 class ObjectStore(Protocol):
     def download(self, location: S3Location, target: Path) -> None: ...
 
-    def upload(self, location: S3Location, body: bytes, extra: dict[str, str] | None = None) -> None: ...
+    def upload(
+        self, location: S3Location, body: bytes, extra: dict[str, str] | None = None
+    ) -> None: ...
 
 
 class LocalObjectStore:
+    """Objects as files. ``extra`` (server-side encryption headers) has no meaning here."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -59,7 +63,12 @@ class LocalObjectStore:
             )
         shutil.copyfile(source, target)
 
-    def upload(self, location: S3Location, body: bytes, extra: dict[str, str] | None = None) -> None:
+    def upload(
+        self,
+        location: S3Location,
+        body: bytes,
+        extra: dict[str, str] | None = None,  # noqa: ARG002 - part of the ObjectStore protocol
+    ) -> None:
         path = self.path_of(location)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
@@ -83,7 +92,9 @@ class S3ObjectStore:
                 f"{self.endpoint_url}: {exc}"
             ) from exc
 
-    def upload(self, location: S3Location, body: bytes, extra: dict[str, str] | None = None) -> None:
+    def upload(
+        self, location: S3Location, body: bytes, extra: dict[str, str] | None = None
+    ) -> None:
         try:
             self._client.put_object(
                 Bucket=location.bucket, Key=location.key, Body=body, **(extra or {})

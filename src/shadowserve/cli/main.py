@@ -62,19 +62,45 @@ def cli() -> None:
     help="S3-compatible endpoint for s3:// model data (AWS S3, MinIO, …). Default: the "
     "local object store under <data-dir>/objects.",
 )
-@click.option("--model-timeout", default=60.0, show_default=True, type=float,
-              envvar="SHADOWSERVE_MODEL_TIMEOUT", help="Seconds a model may take to answer.")
-@click.option("--shadow-timeout", default=60.0, show_default=True, type=float,
-              envvar="SHADOWSERVE_SHADOW_TIMEOUT", help="Seconds a shadow copy may take.")
-@click.option("--shadow-concurrency", default=32, show_default=True, type=int,
-              envvar="SHADOWSERVE_SHADOW_CONCURRENCY",
-              help="Shadow calls in flight at once, per server.")
-@click.option("--shadow-queue-size", default=1000, show_default=True, type=int,
-              envvar="SHADOWSERVE_SHADOW_QUEUE_SIZE",
-              help="Shadow copies waiting for a free slot before new ones are dropped.")
-@click.option("--event-log", default=None, type=click.Path(path_type=Path, dir_okay=False),
-              envvar="SHADOWSERVE_EVENT_LOG",
-              help="Append one JSON line per invocation event (both legs) to this file.")
+@click.option(
+    "--model-timeout",
+    default=60.0,
+    show_default=True,
+    type=float,
+    envvar="SHADOWSERVE_MODEL_TIMEOUT",
+    help="Seconds a model may take to answer.",
+)
+@click.option(
+    "--shadow-timeout",
+    default=60.0,
+    show_default=True,
+    type=float,
+    envvar="SHADOWSERVE_SHADOW_TIMEOUT",
+    help="Seconds a shadow copy may take.",
+)
+@click.option(
+    "--shadow-concurrency",
+    default=32,
+    show_default=True,
+    type=int,
+    envvar="SHADOWSERVE_SHADOW_CONCURRENCY",
+    help="Shadow calls in flight at once, per server.",
+)
+@click.option(
+    "--shadow-queue-size",
+    default=1000,
+    show_default=True,
+    type=int,
+    envvar="SHADOWSERVE_SHADOW_QUEUE_SIZE",
+    help="Shadow copies waiting for a free slot before new ones are dropped.",
+)
+@click.option(
+    "--event-log",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="SHADOWSERVE_EVENT_LOG",
+    help="Append one JSON line per invocation event (both legs) to this file.",
+)
 def serve(
     host: str,
     port: int,

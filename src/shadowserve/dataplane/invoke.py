@@ -144,15 +144,15 @@ def _response(
             f"Variant {variant.name} of endpoint {route.endpoint_name} has no healthy instance."
         )
     if answer.error_kind == ErrorKind.TIMEOUT:
-        text = (
-            f"Your invocation timed out while waiting for a response from container {CONTAINER}."
-        )
+        text = f"Your invocation timed out while waiting for a response from container {CONTAINER}."
         raise errors.model_error(0, text, _received(0, text), log_stream)
     if answer.error_kind == ErrorKind.CONNECTION:
         text = f"The container {CONTAINER} closed the connection before answering."
         raise errors.model_error(0, text, _received(0, text), log_stream)
     original = answer.body.decode("utf-8", "replace")
-    raise errors.model_error(answer.status, original, _received(answer.status, original), log_stream)
+    raise errors.model_error(
+        answer.status, original, _received(answer.status, original), log_stream
+    )
 
 
 def _received(status: int, original: str) -> str:
@@ -187,5 +187,3 @@ def _event(
         overhead_latency_us=max(0, total_us - answer.latency_us),
         error_kind=answer.error_kind,
     )
-
-

@@ -45,26 +45,37 @@ def model_http_client(max_connections: int, max_keepalive: int) -> httpx.AsyncCl
 async def call_model(
     client: httpx.AsyncClient, pool: VariantPool, call: ModelCall, timeout: float
 ) -> ModelAnswer:
-    url = pool.pick()
-    if url is None:
-        return ModelAnswer(0, b"", None, None, 0, ErrorKind.NO_INSTANCE)
     headers = {"content-type": call.content_type}
     if call.accept:
         headers["accept"] = call.accept
     if call.custom_attributes:
         headers["x-amzn-sagemaker-custom-attributes"] = call.custom_attributes
-    pool.in_flight += 1
     started = time.perf_counter_ns()
-    try:
-        response = await client.post(
-            f"{url}/invocations", content=call.body, headers=headers, timeout=timeout
-        )
-    except httpx.TimeoutException:
-        return _failed(started, ErrorKind.TIMEOUT)
-    except httpx.HTTPError:
-        return _failed(started, ErrorKind.CONNECTION)
-    finally:
-        pool.in_flight -= 1
+    # A refused connection never reached the model, so another worker may take the call;
+    # a connection lost mid-request is not retried (the model may have acted on it).
+    for _ in range(len(pool.workers) or 1):
+        url = pool.pick()
+        if url is None:
+            return ModelAnswer(0, b"", None, None, 0, ErrorKind.NO_INSTANCE)
+        pool.in_flight += 1
+        try:
+            response = await client.post(
+                f"{url}/invocations", content=call.body, headers=headers, timeout=timeout
+            )
+        except httpx.ConnectError:
+            pool.mark_down(url)
+            continue
+        except httpx.TimeoutException:
+            return _failed(started, ErrorKind.TIMEOUT)
+        except httpx.HTTPError:
+            return _failed(started, ErrorKind.CONNECTION)
+        finally:
+            pool.in_flight -= 1
+        return _answer(response, started)
+    return _failed(started, ErrorKind.CONNECTION)
+
+
+def _answer(response: httpx.Response, started: int) -> ModelAnswer:
     latency = (time.perf_counter_ns() - started) // 1000
     kind = None if 200 <= response.status_code < 300 else ErrorKind.MODEL_ERROR
     return ModelAnswer(

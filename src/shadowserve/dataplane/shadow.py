@@ -52,14 +52,12 @@ class ShadowDispatcher:
         self._bus = bus
         self._counters = counters
         self._concurrency = concurrency
-        self._queue_size = queue_size
         self._timeout = timeout
-        self._queue: asyncio.Queue[ShadowJob] | None = None
+        self._queue: asyncio.Queue[ShadowJob] = asyncio.Queue(queue_size)
         self._tasks: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue(self._queue_size)
         self._client = model_http_client(self._concurrency, self._concurrency)
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._concurrency)]
 
@@ -77,7 +75,6 @@ class ShadowDispatcher:
         variant = job.route.variant.name
         self._counters.sampled(job.endpoint_name, variant)
         try:
-            assert self._queue is not None
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
             self._counters.dropped(job.endpoint_name, variant)
@@ -85,12 +82,13 @@ class ShadowDispatcher:
             self._bus.publish(_event(job, answer, time.perf_counter_ns()))
 
     async def _work(self) -> None:
-        assert self._queue is not None and self._client is not None
+        client = self._client
+        assert client is not None, "start() first"
         while True:
             job = await self._queue.get()
             try:
                 pool = job.route.variant.pool
-                answer = await call_model(self._client, pool, job.call, self._timeout)
+                answer = await call_model(client, pool, job.call, self._timeout)
                 self._counters.finished(job.endpoint_name, job.route.variant.name, answer)
                 self._bus.publish(_event(job, answer, time.perf_counter_ns()))
             except Exception:

@@ -59,7 +59,9 @@ async def parse_invoke(request: Request, account: str) -> InvokeRequest:
         accept=members.get("Accept"),
         custom_attributes=members.get("CustomAttributes"),
     )
-    return InvokeRequest(scope, name, call, members.get("TargetVariant"), members.get("InferenceId"))
+    return InvokeRequest(
+        scope, name, call, members.get("TargetVariant"), members.get("InferenceId")
+    )
 
 
 def _too_large(size: int) -> InvokeError:
@@ -70,14 +72,22 @@ def _too_large(size: int) -> InvokeError:
 
 
 def success(response: InvokeResponse) -> Response:
-    headers = {"x-Amzn-Invoked-Production-Variant": response.invoked_variant}
+    # The model's Content-Type goes out verbatim (Starlette would add a charset to text/*).
+    headers = {
+        "Content-Type": response.content_type,
+        "x-Amzn-Invoked-Production-Variant": response.invoked_variant,
+    }
     if response.custom_attributes:
         headers["X-Amzn-SageMaker-Custom-Attributes"] = response.custom_attributes
-    return Response(response.body, 200, headers, media_type=response.content_type)
+    return Response(response.body, 200, headers)
 
 
 def failure(error: InvokeError) -> Response:
-    body = {"ErrorCode": error.code, "Message": error.message, "message": error.message}
+    body: dict[str, object] = {
+        "ErrorCode": error.code,
+        "Message": error.message,
+        "message": error.message,
+    }
     body |= error.extra
     return Response(
         json.dumps(body),

@@ -29,6 +29,10 @@ class VariantPool:
             return None
         return urls[next(self._cycle) % len(urls)]
 
+    def mark_down(self, url: str) -> None:
+        """Stop routing to a worker that refused a connection, until a /ping says otherwise."""
+        self.healthy_urls = tuple(u for u in self.healthy_urls if u != url)
+
     def start(self) -> None:
         for worker in self.workers:
             worker.start()

@@ -157,7 +157,8 @@ class WorkerRuntime:
             try:
                 for pool in rollout.new:
                     variant = deployment.config.variant(pool.variant_name)
-                    assert variant is not None and variant.model_name is not None
+                    if variant is None or variant.model_name is None:
+                        raise ArtifactError("the variant has no model")
                     model = deployment.models[variant.model_name]
                     pool.workers = self._workers_for(deployment, variant, model, pool.identity)
                     pool.start()
@@ -229,7 +230,9 @@ class WorkerRuntime:
         )
         shadow = None
         for variant in config.shadow_production_variants or []:
-            route = VariantRoute(variant.variant_name, variant.weight(), pools[variant.variant_name])
+            route = VariantRoute(
+                variant.variant_name, variant.weight(), pools[variant.variant_name]
+            )
             shadow = ShadowRoute(route, *_sampling(deployment, variant, production))
         endpoint = deployment.endpoint.endpoint_name
         route_now = EndpointRoute(endpoint, production, shadow, config.data_capture_config)

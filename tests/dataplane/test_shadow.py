@@ -1,0 +1,192 @@
+"""Shadow mirroring: sampled copies go to the shadow, production never waits for it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from typing import Any
+
+from tests.dataplane.conftest import SHADOW_TIMEOUT, Models
+from tests.dataplane_support import metric, wait_until, worker_pids
+
+
+def _setup(models: Models, sampling: int = 100, **shadow_env: str) -> tuple[str, str]:
+    production = models.model(environment={"SCALE": "2"})
+    shadow = models.model(environment={"SCALE": "3", **shadow_env})
+    endpoint = models.endpoint(production)
+    return endpoint, models.experiment(endpoint, production, shadow, sampling)
+
+
+def _shadow_count(models: Models, endpoint: str, outcome: str) -> float:
+    return metric(models.server.url, "shadowserve_shadow_requests_total",
+                  endpoint=endpoint, variant="shadow", outcome=outcome)  # fmt: skip
+
+
+def _timed_invoke(models: Models, endpoint: str, value: float, **kwargs: Any) -> float:
+    started = time.monotonic()
+    body, response = models.invoke(endpoint, [value], **kwargs)
+    elapsed = time.monotonic() - started
+    assert body == [value * 2]  # always the production model's answer
+    assert response["InvokedProductionVariant"] == "AllTraffic"
+    return elapsed
+
+
+def test_events_of_both_legs_pair_up(models: Models) -> None:
+    endpoint, experiment = _setup(models)
+    ids = [f"pair-{i}" for i in range(3)]
+    for index, inference_id in enumerate(ids):
+        _timed_invoke(models, endpoint, index, InferenceId=inference_id)
+        time.sleep(0.1)  # one at a time, so the small shadow queue never overflows
+    _timed_invoke(models, endpoint, 9)  # no InferenceId: one is generated for both legs
+    events = wait_until(lambda: _complete_pairs(models.events(endpoint), 4), timeout=20)
+    by_id = {e["inferenceId"] for e in events}
+    assert set(ids) <= by_id
+    for inference_id in by_id:
+        legs = {e["role"]: e for e in events if e["inferenceId"] == inference_id}
+        production, shadow = legs["production"], legs["shadow"]
+        assert (production["variant"], shadow["variant"]) == ("AllTraffic", "shadow")
+        assert production["experiment"] == shadow["experiment"] == experiment
+        assert production["requestSha256"] == shadow["requestSha256"]
+        assert production["responseSha256"] != shadow["responseSha256"]  # x2 versus x3
+        assert shadow["status"] == production["status"] == 200
+        assert shadow["modelLatencyUs"] > 0
+
+
+def _complete_pairs(events: list[dict[str, Any]], count: int) -> list[dict[str, Any]] | None:
+    roles: dict[str, set[str]] = {}
+    for event in events:
+        roles.setdefault(event["inferenceId"], set()).add(event["role"])
+    complete = [i for i, r in roles.items() if r == {"production", "shadow"}]
+    return events if len(complete) >= count else None
+
+
+def test_a_slow_shadow_never_delays_production(models: Models) -> None:
+    endpoint, _ = _setup(models, SLEEP="2")
+    latencies = [_timed_invoke(models, endpoint, i) for i in range(10)]
+    # Every copy sleeps 2 s in the shadow; production answers each call without waiting.
+    assert max(latencies) < 1.0, latencies
+    assert _shadow_count(models, endpoint, "sampled") == 10
+    wait_until(lambda: _shadow_count(models, endpoint, "succeeded") >= 1, timeout=10)
+    sent, dropped = (_shadow_count(models, endpoint, o) for o in ("sent", "dropped"))
+    assert wait_until(
+        lambda: (
+            _shadow_count(models, endpoint, "sent") + _shadow_count(models, endpoint, "dropped")
+            == 10
+        ),
+        timeout=20,
+    ), (sent, dropped)
+
+
+def test_a_failing_shadow_is_counted_and_invisible_to_callers(models: Models) -> None:
+    endpoint, _ = _setup(models, FAIL="1")
+    for i in range(4):
+        _timed_invoke(models, endpoint, i)
+        time.sleep(0.05)
+    wait_until(lambda: _shadow_count(models, endpoint, "model_error") == 4, timeout=20)
+
+
+def test_a_hanging_shadow_times_out_and_overflow_is_dropped(models: Models) -> None:
+    endpoint, _ = _setup(models, SLEEP="1000")
+    latencies = [_timed_invoke(models, endpoint, i) for i in range(12)]
+    assert max(latencies) < 1.0, latencies
+    # 4 calls in flight and 4 waiting (the server's bounds); the other 4 are dropped at once.
+    assert _shadow_count(models, endpoint, "dropped") == 4
+    wait_until(
+        lambda: _shadow_count(models, endpoint, "timeout") == 8, timeout=4 * SHADOW_TIMEOUT + 10
+    )
+    events = [e for e in models.events(endpoint) if e["role"] == "shadow"]
+    assert sorted(e["errorKind"] for e in events) == ["dropped"] * 4 + ["timeout"] * 8
+
+
+def test_a_shadow_killed_mid_run_harms_no_production_call(models: Models) -> None:
+    endpoint, _ = _setup(models, SLEEP="0.2")
+    data_dir = models.server.data_dir
+    before = wait_until(lambda: worker_pids(data_dir, f"/{endpoint}/shadow/"))
+    errors: list[BaseException] = []
+
+    def traffic() -> None:
+        try:
+            for i in range(30):
+                _timed_invoke(models, endpoint, i)
+                time.sleep(0.03)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    time.sleep(0.4)
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+    thread.join(60)
+    assert errors == []
+    failed = sum(
+        _shadow_count(models, endpoint, outcome)
+        for outcome in ("connection_error", "no_instance", "timeout")
+    )
+    assert failed >= 1
+    # The supervisor starts a new shadow worker, and copies succeed again.
+    after = wait_until(
+        lambda: [p for p in worker_pids(data_dir, f"/{endpoint}/shadow/") if p not in before]
+    )
+    assert after
+    succeeded = _shadow_count(models, endpoint, "succeeded")
+
+    def recovered() -> bool:
+        _timed_invoke(models, endpoint, 1)
+        return _shadow_count(models, endpoint, "succeeded") > succeeded
+
+    wait_until(recovered, timeout=30, interval=0.5)
+
+
+def test_sampling_changes_take_effect_on_live_traffic(models: Models) -> None:
+    endpoint, experiment = _setup(models, sampling=0)
+    for i in range(5):
+        _timed_invoke(models, endpoint, i)
+    assert _shadow_count(models, endpoint, "sampled") == 0
+    models.sagemaker.update_inference_experiment(
+        Name=experiment,
+        ShadowModeConfig={"SourceModelVariantName": "AllTraffic", "ShadowModelVariants": [
+            {"ShadowModelVariantName": "shadow", "SamplingPercentage": 100}]},
+    )  # fmt: skip
+
+    def mirrored() -> bool:
+        _timed_invoke(models, endpoint, 1)
+        return _shadow_count(models, endpoint, "sampled") > 0
+
+    wait_until(mirrored, timeout=20, interval=0.2)
+
+
+def test_inference_ids_are_sampled_deterministically(models: Models) -> None:
+    endpoint, _ = _setup(models, sampling=50)
+    ids = [f"{uuid.uuid4()}" for _ in range(30)]
+    rounds = []
+    for _ in range(2):
+        start = len(models.events(endpoint))
+        for inference_id in ids:
+            _timed_invoke(models, endpoint, 1, InferenceId=inference_id)
+            time.sleep(0.02)
+        time.sleep(1)
+        new = models.events(endpoint)[start:]
+        rounds.append({e["inferenceId"] for e in new if e["role"] == "shadow"})
+    assert rounds[0] == rounds[1]
+    assert 0 < len(rounds[0]) < len(ids)
+
+
+def test_large_payloads_are_mirrored_too(models: Models) -> None:
+    endpoint, _ = _setup(models)
+    values = [0.5] * 1_150_000  # about 5.7 MB of JSON, under the 6 MB limit
+    body, _ = models.invoke(endpoint, values, InferenceId="large-1")
+    assert len(body) == len(values)
+
+    def shadow_event() -> dict[str, Any] | None:
+        for event in models.events(endpoint):
+            if event["inferenceId"] == "large-1" and event["role"] == "shadow":
+                return event
+        return None
+
+    event = wait_until(shadow_event, timeout=30)
+    assert event["status"] == 200
+    assert event["requestBytes"] > 5_500_000

@@ -1,0 +1,216 @@
+"""Variants are supervised worker processes: restarted, rolled without failing a request,
+stopped with their endpoint and with the server, however it ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shadowserve.cli.server_process import ServerProcess
+from tests.builders import model_variant
+from tests.conftest import FAST, client
+from tests.dataplane_support import (
+    SCALING_MODEL,
+    model_archive,
+    process_alive,
+    wait_until,
+    worker_pids,
+)
+
+
+class LocalServer:
+    """A server of its own (its workers are counted and killed), models in its local store."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.process = ServerProcess(data_dir, extra_args=FAST).start()
+        self.sagemaker = client(self.process.url)
+        self.runtime = client(self.process.url, "sagemaker-runtime")
+
+    def model(self, name: str, scale: int) -> None:
+        target = self.data_dir / "objects" / "models" / name / "model.tar.gz"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(model_archive(SCALING_MODEL))
+        self.sagemaker.create_model(ModelName=name, PrimaryContainer={
+            "Image": "x", "ModelDataUrl": f"s3://models/{name}/model.tar.gz",
+            "Environment": {"SCALE": str(scale)}})  # fmt: skip
+
+    def config(self, name: str, model: str, count: int) -> None:
+        self.sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": count,
+             "InstanceType": "ml.m5.large"}])  # fmt: skip
+
+    def wait_in_service(self, endpoint: str) -> None:
+        self.sagemaker.get_waiter("endpoint_in_service").wait(
+            EndpointName=endpoint, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+        )
+
+    def invoke(self, endpoint: str, value: float) -> Any:
+        response = self.runtime.invoke_endpoint(
+            EndpointName=endpoint, Body=json.dumps([value]), ContentType="application/json"
+        )
+        return json.loads(response["Body"].read())
+
+    def pids(self, fragment: str = "") -> list[int]:
+        return worker_pids(self.data_dir, fragment)
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Any:
+    server = LocalServer(tmp_path / "data")
+    yield server
+    server.process.stop()
+
+
+def test_instance_count_workers_and_restart_after_a_crash(local: LocalServer) -> None:
+    local.model("m1", 2)
+    local.config("c1", "m1", count=2)
+    local.sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="c1")
+    local.wait_in_service("ep")
+    pids = local.pids("/ep/AllTraffic/")
+    assert len(pids) == 2
+    os.kill(pids[0], signal.SIGKILL)
+    # The other worker keeps answering while the killed one comes back.
+    for value in range(20):
+        assert local.invoke("ep", value) == [value * 2]
+    replaced = wait_until(lambda: (p := local.pids("/ep/AllTraffic/")) and len(p) == 2 and p)
+    assert pids[0] not in replaced and pids[1] in replaced
+
+
+def test_updates_roll_without_failing_a_request(local: LocalServer) -> None:
+    local.model("old", 2)
+    local.model("new", 3)
+    local.config("c-old", "old", count=1)
+    local.config("c-new", "new", count=2)
+    local.sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="c-old")
+    local.wait_in_service("ep")
+    old_pids = local.pids("/ep/")
+    answers: list[Any] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(local.invoke("ep", 1))
+            except BaseException as exc:
+                failures.append(exc)
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    try:
+        local.sagemaker.update_endpoint(EndpointName="ep", EndpointConfigName="c-new")
+        local.wait_in_service("ep")
+        wait_until(lambda: answers and answers[-1] == [3.0])
+        local.sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName="ep",
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 3}],
+        )
+        local.wait_in_service("ep")
+        wait_until(lambda: len(local.pids("/ep/")) == 3)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert failures == []
+    assert {tuple(a) for a in answers} <= {(2.0,), (3.0,)}
+    assert len(answers) > 20
+    # The old model's worker drained and stopped.
+    wait_until(lambda: not any(process_alive(p) for p in old_pids))
+
+
+def test_experiment_start_and_stop_keep_serving(local: LocalServer) -> None:
+    local.model("prod", 2)
+    local.model("cand", 5)
+    local.config("c", "prod", count=1)
+    local.sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="c")
+    local.wait_in_service("ep")
+    failures: list[BaseException] = []
+    answers: list[Any] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(local.invoke("ep", 1))
+            except BaseException as exc:
+                failures.append(exc)
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    try:
+        local.sagemaker.create_inference_experiment(
+            Name="x", Type="ShadowMode", RoleArn="arn:aws:iam::123456789012:role/r",
+            EndpointName="ep",
+            ModelVariants=[model_variant("prod", "AllTraffic"), model_variant("cand", "shadow")],
+            ShadowModeConfig={"SourceModelVariantName": "AllTraffic", "ShadowModelVariants": [
+                {"ShadowModelVariantName": "shadow", "SamplingPercentage": 100}]},
+        )  # fmt: skip
+        wait_until(lambda: _status(local, "x") == "Running", timeout=60)
+        assert local.pids("/ep/shadow/")
+        local.sagemaker.stop_inference_experiment(
+            Name="x", ModelVariantActions={"AllTraffic": "Remove", "shadow": "Promote"}
+        )
+        wait_until(lambda: _status(local, "x") == "Completed", timeout=60)
+        wait_until(lambda: answers[-1] == [5.0])
+    finally:
+        stop.set()
+        thread.join(30)
+    assert failures == []
+
+
+def _status(local: LocalServer, name: str) -> str:
+    status: str = local.sagemaker.describe_inference_experiment(Name=name)["Status"]
+    return status
+
+
+def test_delete_endpoint_stops_its_workers(local: LocalServer) -> None:
+    local.model("m", 2)
+    local.config("c", "m", count=2)
+    local.sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="c")
+    local.wait_in_service("ep")
+    pids = local.pids()
+    assert len(pids) == 2
+    local.sagemaker.delete_endpoint(EndpointName="ep")
+    local.sagemaker.get_waiter("endpoint_deleted").wait(
+        EndpointName="ep", WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+    )
+    wait_until(lambda: not any(process_alive(p) for p in pids))
+
+
+@pytest.mark.parametrize("ending", ["sigterm", "sigkill"])
+def test_no_orphan_workers_however_the_server_ends(local: LocalServer, ending: str) -> None:
+    local.model("m", 2)
+    local.config("c", "m", count=2)
+    local.sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="c")
+    local.wait_in_service("ep")
+    pids = local.pids()
+    assert len(pids) == 2
+    if ending == "sigterm":
+        assert local.process.stop() == 0
+    else:
+        local.process.kill()
+    # After SIGKILL the workers notice their parent is gone and exit by themselves.
+    wait_until(lambda: not any(process_alive(p) for p in pids), timeout=10)
+
+
+def test_workers_come_back_after_a_restart(local: LocalServer) -> None:
+    local.model("m", 2)
+    local.config("c", "m", count=1)
+    local.sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="c")
+    local.wait_in_service("ep")
+    local.process.kill()
+    local.process = ServerProcess(local.data_dir, port=local.process.port, extra_args=FAST).start()
+    assert wait_until(lambda: _answers(local), timeout=30) == [8.0]
+
+
+def _answers(local: LocalServer) -> Any:
+    try:
+        return local.invoke("ep", 4)
+    except Exception:
+        return None

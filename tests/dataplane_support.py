@@ -1,0 +1,136 @@
+"""Helpers for data-plane tests: model archives, an S3 server, worker processes, events."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tarfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shadowserve.cli.server_process import free_port
+
+
+def model_archive(inference_py: str, extra_files: dict[str, str] | None = None) -> bytes:
+    """A SageMaker model.tar.gz: code/inference.py plus any other files."""
+    files = {"code/inference.py": inference_py, **(extra_files or {})}
+    files = {name: textwrap.dedent(text) for name, text in files.items()}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+# A model that multiplies numbers by SCALE, optionally sleeping SLEEP seconds per call.
+SCALING_MODEL = """
+    import os, time
+
+    def model_fn(model_dir):
+        return float(os.environ.get("SCALE", "2"))
+
+    def predict_fn(data, scale):
+        delay = float(os.environ.get("SLEEP", "0"))
+        if delay:
+            time.sleep(delay)
+        if os.environ.get("FAIL"):
+            raise RuntimeError("shadow model exploded")
+        return [x * scale for x in data]
+"""
+
+
+@contextmanager
+def moto_s3() -> Iterator[str]:
+    """moto's S3 in server mode on a free loopback port."""
+    port = free_port()
+    executable = str(Path(sys.executable).with_name("moto_server"))
+    process = subprocess.Popen(
+        [executable, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_port(port, 30)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_for_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+def worker_pids(data_dir: Path, fragment: str = "") -> list[int]:
+    """Built-in worker processes started for a server whose data dir is ``data_dir``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        ours = "shadowserve.workers.python_worker" in command and str(data_dir) in command
+        if ours and fragment in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+def wait_until(condition: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    """The value of one Prometheus sample from GET /metrics (0 when absent)."""
+    with urllib.request.urlopen(f"{url}/metrics") as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        label_text, value = line[len(name) + 1 :].rsplit("} ", 1)
+        found = dict(part.split("=", 1) for part in label_text.split(","))
+        if all(found.get(k) == f'"{v}"' for k, v in labels.items()):
+            return float(value)
+    return 0.0
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
