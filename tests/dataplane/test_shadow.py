@@ -38,7 +38,7 @@ def test_events_of_both_legs_pair_up(models: Models) -> None:
     endpoint, experiment = _setup(models)
     ids = [f"pair-{i}" for i in range(3)]
     for index, inference_id in enumerate(ids):
-        _timed_invoke(models, endpoint, index, InferenceId=inference_id)
+        _timed_invoke(models, endpoint, index + 1, InferenceId=inference_id)
         time.sleep(0.1)  # one at a time, so the small shadow queue never overflows
     _timed_invoke(models, endpoint, 9)  # no InferenceId: one is generated for both legs
     events = wait_until(lambda: _complete_pairs(models.events(endpoint), 4), timeout=20)
