@@ -61,6 +61,31 @@ class LocalServer:
         return worker_pids(self.data_dir, fragment)
 
 
+class Traffic:
+    """Invokes an endpoint in a loop on a thread, keeping every answer and every failure."""
+
+    def __init__(self, local: LocalServer, endpoint: str) -> None:
+        self.answers: list[Any] = []
+        self.failures: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(local, endpoint))
+
+    def _run(self, local: LocalServer, endpoint: str) -> None:
+        while not self._stop.is_set():
+            try:
+                self.answers.append(local.invoke(endpoint, 1))
+            except BaseException as exc:
+                self.failures.append(exc)
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
 @pytest.fixture
 def local(tmp_path: Path) -> Any:
     server = LocalServer(tmp_path / "data")
@@ -91,35 +116,19 @@ def test_updates_roll_without_failing_a_request(local: LocalServer) -> None:
     local.sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="c-old")
     local.wait_in_service("ep")
     old_pids = local.pids("/ep/")
-    answers: list[Any] = []
-    failures: list[BaseException] = []
-    stop = threading.Event()
-
-    def traffic() -> None:
-        while not stop.is_set():
-            try:
-                answers.append(local.invoke("ep", 1))
-            except BaseException as exc:
-                failures.append(exc)
-
-    thread = threading.Thread(target=traffic)
-    thread.start()
-    try:
+    with Traffic(local, "ep") as traffic:
         local.sagemaker.update_endpoint(EndpointName="ep", EndpointConfigName="c-new")
         local.wait_in_service("ep")
-        wait_until(lambda: answers and answers[-1] == [3.0])
+        wait_until(lambda: traffic.answers and traffic.answers[-1] == [3.0])
         local.sagemaker.update_endpoint_weights_and_capacities(
             EndpointName="ep",
             DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 3}],
         )
         local.wait_in_service("ep")
         wait_until(lambda: len(local.pids("/ep/")) == 3)
-    finally:
-        stop.set()
-        thread.join(30)
-    assert failures == []
-    assert {tuple(a) for a in answers} <= {(2.0,), (3.0,)}
-    assert len(answers) > 20
+    assert traffic.failures == []
+    assert {tuple(a) for a in traffic.answers} <= {(2.0,), (3.0,)}
+    assert len(traffic.answers) > 20
     # The old model's worker drained and stopped.
     wait_until(lambda: not any(process_alive(p) for p in old_pids))
 
@@ -130,20 +139,7 @@ def test_experiment_start_and_stop_keep_serving(local: LocalServer) -> None:
     local.config("c", "prod", count=1)
     local.sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="c")
     local.wait_in_service("ep")
-    failures: list[BaseException] = []
-    answers: list[Any] = []
-    stop = threading.Event()
-
-    def traffic() -> None:
-        while not stop.is_set():
-            try:
-                answers.append(local.invoke("ep", 1))
-            except BaseException as exc:
-                failures.append(exc)
-
-    thread = threading.Thread(target=traffic)
-    thread.start()
-    try:
+    with Traffic(local, "ep") as traffic:
         local.sagemaker.create_inference_experiment(
             Name="x", Type="ShadowMode", RoleArn="arn:aws:iam::123456789012:role/r",
             EndpointName="ep",
@@ -157,11 +153,8 @@ def test_experiment_start_and_stop_keep_serving(local: LocalServer) -> None:
             Name="x", ModelVariantActions={"AllTraffic": "Remove", "shadow": "Promote"}
         )
         wait_until(lambda: _status(local, "x") == "Completed", timeout=60)
-        wait_until(lambda: answers[-1] == [5.0])
-    finally:
-        stop.set()
-        thread.join(30)
-    assert failures == []
+        wait_until(lambda: traffic.answers[-1] == [5.0])
+    assert traffic.failures == []
 
 
 def _status(local: LocalServer, name: str) -> str:

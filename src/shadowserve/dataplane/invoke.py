@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
 from shadowserve.dataplane import errors
-from shadowserve.dataplane.events import ErrorKind, EventBus, InvocationEvent, Role
+from shadowserve.dataplane.events import ErrorKind, EventBus, Role
+from shadowserve.dataplane.legs import Leg, leg_event
 from shadowserve.dataplane.model_client import (
     ModelAnswer,
     ModelCall,
@@ -76,24 +77,24 @@ class Invoker:
         if route is None:
             raise await self._why_unrouted(request)
         variant = _production_variant(route, request.target_variant)
-        inference_id = request.inference_id or str(uuid.uuid4())
         shadow = route.shadow
+        leg = Leg(
+            scope=request.scope,
+            endpoint_name=route.endpoint_name,
+            variant_name=variant.name,
+            role=Role.PRODUCTION,
+            experiment_name=shadow.experiment_name if shadow else None,
+            # Generated when the caller sent none; both legs share it, so they join.
+            inference_id=request.inference_id or str(uuid.uuid4()),
+            inference_id_from_caller=request.inference_id is not None,
+        )
         if shadow is not None and should_mirror(shadow.sampling_percentage, request.inference_id):
-            self._shadows.submit(
-                ShadowJob(
-                    request.scope,
-                    route.endpoint_name,
-                    shadow,
-                    request.call,
-                    inference_id,
-                    request.inference_id is not None,
-                    started,
-                )
-            )
-        assert self._client is not None
+            shadow_leg = replace(leg, variant_name=shadow.variant.name, role=Role.SHADOW)
+            self._shadows.submit(ShadowJob(shadow_leg, shadow, request.call, started))
+        assert self._client is not None, "start() first"
         answer = await call_model(self._client, variant.pool, request.call, self._timeout)
         total_us = (time.perf_counter_ns() - started) // 1000
-        self._bus.publish(_event(request, route, variant, inference_id, answer, total_us))
+        self._bus.publish(leg_event(leg, request.call, answer, total_us))
         return _response(request, route, variant, answer)
 
     async def _why_unrouted(self, request: InvokeRequest) -> errors.InvokeError:
@@ -158,32 +159,3 @@ def _response(
 def _received(status: int, original: str) -> str:
     side = "client" if 400 <= status < 500 else "server"
     return f'Received {side} error ({status}) from {CONTAINER} with message "{original}".'
-
-
-def _event(
-    request: InvokeRequest,
-    route: EndpointRoute,
-    variant: VariantRoute,
-    inference_id: str,
-    answer: ModelAnswer,
-    total_us: int,
-) -> InvocationEvent:
-    shadow = route.shadow
-    return InvocationEvent(
-        scope=request.scope,
-        endpoint_name=route.endpoint_name,
-        variant_name=variant.name,
-        role=Role.PRODUCTION,
-        experiment_name=shadow.experiment_name if shadow else None,
-        inference_id=inference_id,
-        inference_id_from_caller=request.inference_id is not None,
-        request_body=request.call.body,
-        request_content_type=request.call.content_type,
-        accept=request.call.accept,
-        response_body=answer.body,
-        response_content_type=answer.content_type,
-        status=answer.status,
-        model_latency_us=answer.latency_us,
-        overhead_latency_us=max(0, total_us - answer.latency_us),
-        error_kind=answer.error_kind,
-    )

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from shadowserve.dataplane.events import ErrorKind, EventBus, InvocationEvent, Role
+from shadowserve.dataplane.events import ErrorKind, EventBus, InvocationEvent
+from shadowserve.dataplane.legs import Leg, leg_event
 from shadowserve.dataplane.model_client import (
     ModelAnswer,
     ModelCall,
@@ -23,7 +24,6 @@ from shadowserve.dataplane.model_client import (
     model_http_client,
 )
 from shadowserve.dataplane.routing import ShadowRoute
-from shadowserve.domain.arns import Scope
 from shadowserve.metrics.shadow import ShadowCounters
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ShadowJob:
-    scope: Scope
-    endpoint_name: str
+    leg: Leg
     route: ShadowRoute
     call: ModelCall
-    inference_id: str
-    inference_id_from_caller: bool
     submitted_ns: int
 
 
@@ -72,12 +69,12 @@ class ShadowDispatcher:
 
     def submit(self, job: ShadowJob) -> None:
         """Hand a copy over without waiting; a full queue drops it (counted, with an event)."""
-        variant = job.route.variant.name
-        self._counters.sampled(job.endpoint_name, variant)
+        endpoint, variant = job.leg.endpoint_name, job.leg.variant_name
+        self._counters.sampled(endpoint, variant)
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
-            self._counters.dropped(job.endpoint_name, variant)
+            self._counters.dropped(endpoint, variant)
             answer = ModelAnswer(0, b"", None, None, 0, ErrorKind.DROPPED)
             self._bus.publish(_event(job, answer, time.perf_counter_ns()))
 
@@ -89,7 +86,7 @@ class ShadowDispatcher:
             try:
                 pool = job.route.variant.pool
                 answer = await call_model(client, pool, job.call, self._timeout)
-                self._counters.finished(job.endpoint_name, job.route.variant.name, answer)
+                self._counters.finished(job.leg.endpoint_name, job.leg.variant_name, answer)
                 self._bus.publish(_event(job, answer, time.perf_counter_ns()))
             except Exception:
                 log.exception("shadow call failed unexpectedly")
@@ -98,22 +95,4 @@ class ShadowDispatcher:
 
 
 def _event(job: ShadowJob, answer: ModelAnswer, finished_ns: int) -> InvocationEvent:
-    total_us = (finished_ns - job.submitted_ns) // 1000
-    return InvocationEvent(
-        scope=job.scope,
-        endpoint_name=job.endpoint_name,
-        variant_name=job.route.variant.name,
-        role=Role.SHADOW,
-        experiment_name=job.route.experiment_name,
-        inference_id=job.inference_id,
-        inference_id_from_caller=job.inference_id_from_caller,
-        request_body=job.call.body,
-        request_content_type=job.call.content_type,
-        accept=job.call.accept,
-        response_body=answer.body,
-        response_content_type=answer.content_type,
-        status=answer.status,
-        model_latency_us=answer.latency_us,
-        overhead_latency_us=max(0, total_us - answer.latency_us),
-        error_kind=answer.error_kind,
-    )
+    return leg_event(job.leg, job.call, answer, (finished_ns - job.submitted_ns) // 1000)

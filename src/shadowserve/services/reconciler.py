@@ -8,12 +8,12 @@ stored state.
 from __future__ import annotations
 
 import logging
-import threading
 
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import DomainError, StaleWrite
 from shadowserve.domain.experiment import InferenceExperiment
 from shadowserve.domain.resources import Endpoint, EndpointConfig, EndpointStatus, Model
+from shadowserve.periodic import PeriodicThread
 from shadowserve.services import experiment_steps
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.repository import Repository, all_scopes
@@ -27,26 +27,13 @@ ROLLING_OUT = (EndpointStatus.CREATING, EndpointStatus.UPDATING)
 class Reconciler:
     def __init__(self, plane: ControlPlane, interval: float) -> None:
         self._plane = plane
-        self._interval = interval
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = PeriodicThread("reconciler", interval, self.run_once)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                self.run_once()
-            except Exception:  # The loop must outlive any one bad pass.
-                log.exception("reconciler pass failed")
-            self._stopped.wait(self._interval)
+        self._thread.stop()
 
     def run_once(self) -> None:
         """One pass over every experiment, then every endpoint."""

@@ -1,0 +1,35 @@
+"""A daemon thread that runs one pass of work every ``interval`` seconds until stopped."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+class PeriodicThread:
+    def __init__(self, name: str, interval: float, work: Callable[[], None]) -> None:
+        self._name = name
+        self._interval = interval
+        self._work = work
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._work()
+            except Exception:  # The loop must outlive any one bad pass.
+                log.exception("%s pass failed", self._name)
+            self._stopped.wait(self._interval)
