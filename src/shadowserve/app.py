@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from shadowserve.capture.writer import CaptureLimits, CaptureWriter
 from shadowserve.config import Settings
 from shadowserve.dataplane.event_log import EventLog
 from shadowserve.dataplane.events import EventBus
@@ -21,7 +22,10 @@ from shadowserve.domain.arns import Scope
 from shadowserve.domain.clock import Clock, SystemClock
 from shadowserve.domain.resources import EndpointStatus
 from shadowserve.http.app import Mounted, build_http_app
+from shadowserve.metrics.aggregator import Aggregator, AggregatorSettings
+from shadowserve.metrics.capture import CaptureCounters
 from shadowserve.metrics.shadow import ShadowCounters
+from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.objectstore import object_store
 from shadowserve.protocol import sagemaker
 from shadowserve.protocol.awsjson_service import AwsJsonService, load_service_model
@@ -47,9 +51,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.database_url())
     routing = RoutingTable()
-    artifacts = ArtifactCache(
-        settings.data_dir / "models", object_store(settings.s3_endpoint_url, settings.data_dir)
-    )
+    objects = object_store(settings.s3_endpoint_url, settings.data_dir)
+    artifacts = ArtifactCache(settings.data_dir / "models", objects)
     runtime = WorkerRuntime(routing, artifacts, settings.data_dir / "workers")
     plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=runtime)
     reconciler = Reconciler(plane, settings.reconcile_interval)
@@ -59,6 +62,24 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     event_log = EventLog(settings.event_log) if settings.event_log else None
     if event_log is not None:
         events.subscribe(event_log)
+    capture = CaptureWriter(
+        objects,
+        CaptureCounters(registry),
+        CaptureLimits(
+            flush_seconds=settings.capture_flush_seconds,
+            max_buffered_records=settings.capture_max_buffered_records,
+        ),
+    )
+    events.subscribe(capture)
+    aggregator = Aggregator(
+        store,
+        VariantMetrics(registry),
+        AggregatorSettings(
+            output_tolerance=settings.output_tolerance,
+            pair_wait_seconds=settings.shadow_timeout + 30,
+        ),
+    )
+    events.subscribe(aggregator)
     shadows = ShadowDispatcher(
         events,
         ShadowCounters(registry),
@@ -76,6 +97,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if event_log is not None:
             event_log.start()
+        capture.start()
+        aggregator.start()
         await invoker.start()
         await shadows.start()
         supervisor.start()
@@ -88,6 +111,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             await shadows.stop()
             await invoker.stop()
             supervisor.stop()
+            # Consumers last: every event of every request already answered is written.
+            capture.stop()
+            aggregator.stop()
             if event_log is not None:
                 event_log.stop()
             store.close()
@@ -97,6 +123,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         settings.account_id,
         {"SageMaker": Mounted(sagemaker_service, plane)},
         invoker,
+        plane,
         registry,
         lifespan=lifespan,
     )

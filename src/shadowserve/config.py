@@ -25,6 +25,12 @@ class Settings:
     shadow_timeout: float = 60.0
     shadow_concurrency: int = 32
     shadow_queue_size: int = 1000
+    # A capture file is written at the latest this long after its first record.
+    capture_flush_seconds: float = 10.0
+    # Records held in memory while the capture sink is slow or down; more are dropped.
+    capture_max_buffered_records: int = 20_000
+    # Two scores (floats) in model outputs agree when they differ by at most this much.
+    output_tolerance: float = 1e-6
     # Append a JSON line per invocation event here (an audit trail; None: off).
     event_log: Path | None = None
 

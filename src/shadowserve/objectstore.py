@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 
@@ -81,7 +82,11 @@ class S3ObjectStore:
         self.endpoint_url = endpoint_url
         # The endpoint is always passed explicitly: AWS_ENDPOINT_URL may point at
         # shadowserve itself, and S3 must never resolve to it.
-        self._client: Any = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+        # Few, short retries: callers (capture) keep and retry what failed themselves.
+        config = Config(connect_timeout=3, read_timeout=60, retries={"total_max_attempts": 2})
+        self._client: Any = boto3.client(
+            "s3", endpoint_url=endpoint_url, region_name=region, config=config
+        )
 
     def download(self, location: S3Location, target: Path) -> None:
         try:

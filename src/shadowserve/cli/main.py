@@ -11,6 +11,7 @@ import uvicorn
 
 from shadowserve.app import build_application
 from shadowserve.cli.demo import run_demo
+from shadowserve.cli.report import fetch_report, print_report
 from shadowserve.config import Settings
 
 
@@ -101,6 +102,30 @@ def cli() -> None:
     envvar="SHADOWSERVE_EVENT_LOG",
     help="Append one JSON line per invocation event (both legs) to this file.",
 )
+@click.option(
+    "--capture-flush-seconds",
+    default=10.0,
+    show_default=True,
+    type=float,
+    envvar="SHADOWSERVE_CAPTURE_FLUSH_SECONDS",
+    help="A capture file is written at the latest this long after it was opened.",
+)
+@click.option(
+    "--capture-max-buffered-records",
+    default=20_000,
+    show_default=True,
+    type=int,
+    envvar="SHADOWSERVE_CAPTURE_MAX_BUFFERED_RECORDS",
+    help="Capture records kept in memory while the sink is down; more are dropped.",
+)
+@click.option(
+    "--output-tolerance",
+    default=1e-6,
+    show_default=True,
+    type=float,
+    envvar="SHADOWSERVE_OUTPUT_TOLERANCE",
+    help="Largest difference at which two scores in model outputs still agree.",
+)
 def serve(
     host: str,
     port: int,
@@ -115,6 +140,9 @@ def serve(
     shadow_concurrency: int,
     shadow_queue_size: int,
     event_log: Path | None,
+    capture_flush_seconds: float,
+    capture_max_buffered_records: int,
+    output_tolerance: float,
 ) -> None:
     """Run the server: SageMaker's API and SageMaker Runtime's InvokeEndpoint on one port."""
     settings = Settings(
@@ -131,6 +159,9 @@ def serve(
         shadow_concurrency=shadow_concurrency,
         shadow_queue_size=shadow_queue_size,
         event_log=event_log,
+        capture_flush_seconds=capture_flush_seconds,
+        capture_max_buffered_records=capture_max_buffered_records,
+        output_tolerance=output_tolerance,
     )
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -148,6 +179,63 @@ def _exit_quietly_after_shutdown() -> None:
     before it started; with a no-op one there, a clean shutdown exits with status 0."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
+
+
+@cli.command()
+@click.argument("experiment")
+@click.option(
+    "--url",
+    envvar=["SHADOWSERVE_URL", "AWS_ENDPOINT_URL"],
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="The shadowserve server.",
+)
+@click.option("--region", envvar="AWS_DEFAULT_REGION", default="us-east-1", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--min-pairs", type=int, default=None, help="Paired requests needed for a verdict [100]."
+)
+@click.option(
+    "--min-output-agreement",
+    type=float,
+    default=None,
+    help="Share of pairs whose outputs must agree [0.95].",
+)
+@click.option(
+    "--max-error-rate-increase",
+    type=float,
+    default=None,
+    help="How much higher the shadow's error rate may be [0.01].",
+)
+@click.option(
+    "--max-latency-increase",
+    type=float,
+    default=None,
+    help="How much slower the shadow's p99 may be, as a fraction [0.2].",
+)
+@click.option(
+    "--confidence", type=float, default=None, help="Confidence of intervals and tests [0.95]."
+)
+def report(
+    experiment: str,
+    url: str,
+    region: str,
+    as_json: bool,
+    min_pairs: int | None,
+    min_output_agreement: float | None,
+    max_error_rate_increase: float | None,
+    max_latency_increase: float | None,
+    confidence: float | None,
+) -> None:
+    """Compare an experiment's production and shadow variants, with a verdict."""
+    thresholds = {
+        "min_pairs": min_pairs,
+        "min_output_agreement": min_output_agreement,
+        "max_error_rate_increase": max_error_rate_increase,
+        "max_latency_increase": max_latency_increase,
+        "confidence": confidence,
+    }
+    print_report(fetch_report(url.rstrip("/"), experiment, region, thresholds), as_json)
 
 
 @cli.command()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from shadowserve.domain.arns import Scope
+from shadowserve.domain.resources import DataCaptureConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ class InvocationEvent:
     model_latency_us: int
     overhead_latency_us: int
     error_kind: ErrorKind | None
+    # Production legs: whether a copy of this request was chosen for the shadow.
+    mirrored: bool = False
+    instance_count: int = 1  # of the variant that answered, for InvocationsPerInstance
+    # The data capture config in force, and whether this request was sampled for capture
+    # (decided once per request, so both legs of a request are captured or neither).
+    capture: DataCaptureConfig | None = None
+    captured: bool = False
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 

@@ -19,7 +19,7 @@ from shadowserve.dataplane.model_client import (
     model_http_client,
 )
 from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, VariantRoute
-from shadowserve.dataplane.sampling import should_mirror
+from shadowserve.dataplane.sampling import is_sampled
 from shadowserve.dataplane.shadow import ShadowDispatcher, ShadowJob
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.resources import EndpointStatus
@@ -78,6 +78,11 @@ class Invoker:
             raise await self._why_unrouted(request)
         variant = _production_variant(route, request.target_variant)
         shadow = route.shadow
+        inference_id = request.inference_id or str(uuid.uuid4())
+        mirrored = shadow is not None and is_sampled(
+            shadow.sampling_percentage, request.inference_id
+        )
+        capture = route.capture if route.capture and route.capture.enabled() else None
         leg = Leg(
             scope=request.scope,
             endpoint_name=route.endpoint_name,
@@ -85,11 +90,23 @@ class Invoker:
             role=Role.PRODUCTION,
             experiment_name=shadow.experiment_name if shadow else None,
             # Generated when the caller sent none; both legs share it, so they join.
-            inference_id=request.inference_id or str(uuid.uuid4()),
+            inference_id=inference_id,
             inference_id_from_caller=request.inference_id is not None,
+            mirrored=mirrored,
+            instance_count=len(variant.pool.workers),
+            capture=capture,
+            # Always decided by the id (given or generated): one decision for both legs.
+            captured=capture is not None
+            and is_sampled(capture.initial_sampling_percentage, inference_id),
         )
-        if shadow is not None and should_mirror(shadow.sampling_percentage, request.inference_id):
-            shadow_leg = replace(leg, variant_name=shadow.variant.name, role=Role.SHADOW)
+        if shadow is not None and mirrored:
+            shadow_leg = replace(
+                leg,
+                variant_name=shadow.variant.name,
+                role=Role.SHADOW,
+                mirrored=False,
+                instance_count=len(shadow.variant.pool.workers),
+            )
             self._shadows.submit(ShadowJob(shadow_leg, shadow, request.call, started))
         assert self._client is not None, "start() first"
         answer = await call_model(self._client, variant.pool, request.call, self._timeout)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from shadowserve.dataplane.events import InvocationEvent, Role
 from shadowserve.dataplane.model_client import ModelAnswer, ModelCall
 from shadowserve.domain.arns import Scope
+from shadowserve.domain.resources import DataCaptureConfig
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,10 @@ class Leg:
     experiment_name: str | None
     inference_id: str
     inference_id_from_caller: bool
+    mirrored: bool = False
+    instance_count: int = 1
+    capture: DataCaptureConfig | None = None
+    captured: bool = False
 
 
 def leg_event(leg: Leg, call: ModelCall, answer: ModelAnswer, total_us: int) -> InvocationEvent:
@@ -38,4 +43,8 @@ def leg_event(leg: Leg, call: ModelCall, answer: ModelAnswer, total_us: int) -> 
         model_latency_us=answer.latency_us,
         overhead_latency_us=max(0, total_us - answer.latency_us),
         error_kind=answer.error_kind,
+        mirrored=leg.mirrored,
+        instance_count=leg.instance_count,
+        capture=leg.capture,
+        captured=leg.captured,
     )

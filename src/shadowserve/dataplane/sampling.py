@@ -1,4 +1,4 @@
-"""Whether a request is copied to the shadow."""
+"""Whether a request is in a sample: copied to the shadow, or captured."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import random
 
 
-def should_mirror(percentage: float, inference_id: str | None) -> bool:
+def is_sampled(percentage: float, inference_id: str | None) -> bool:
     """A caller's InferenceId decides deterministically (the same ids are always in or out);
     otherwise each request is a fresh draw."""
     if percentage >= 100:

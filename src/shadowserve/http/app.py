@@ -1,11 +1,12 @@
 """Routes: ``POST /`` (awsJson services by X-Amz-Target), ``POST /endpoints/{name}/invocations``
-(SageMaker Runtime), ``GET /metrics`` (Prometheus) and ``GET /healthz``. No business logic."""
+(SageMaker Runtime), ``GET /api/experiments/{name}/report`` (the comparison report as JSON),
+``GET /metrics`` (Prometheus) and ``GET /healthz``. No business logic."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -17,9 +18,14 @@ from starlette.routing import Route
 
 from shadowserve.dataplane.errors import InvokeError
 from shadowserve.dataplane.invoke import Invoker
+from shadowserve.domain.arns import Scope
+from shadowserve.domain.errors import DomainError
+from shadowserve.metrics.report import Thresholds
 from shadowserve.protocol import awsjson, runtime_api
 from shadowserve.protocol.awsjson_service import AwsJsonService, WireResponse
 from shadowserve.protocol.errors import WireError
+from shadowserve.services import reports
+from shadowserve.services.context import ControlPlane
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
@@ -36,6 +42,7 @@ def build_http_app(
     account: str,
     services: Mapping[str, Mounted],
     invoker: Invoker,
+    plane: ControlPlane,
     registry: CollectorRegistry,
     lifespan: Lifespan | None = None,
 ) -> Starlette:
@@ -63,6 +70,21 @@ def build_http_app(
         except InvokeError as error:
             return runtime_api.failure(error)
 
+    async def report(request: Request) -> Response:
+        try:
+            thresholds = thresholds_from(request.query_params)
+        except ValueError as exc:
+            return JSONResponse({"message": f"Invalid threshold: {exc}"}, status_code=400)
+        scope = Scope(account, request.query_params.get("region", awsjson.DEFAULT_REGION))
+        name = request.path_params["name"]
+        try:
+            body = await run_in_threadpool(
+                reports.experiment_report, plane, scope, name, thresholds
+            )
+        except DomainError as exc:
+            return JSONResponse({"message": exc.message}, status_code=404)
+        return JSONResponse(body)
+
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -73,11 +95,22 @@ def build_http_app(
         routes=[
             Route("/", aws_json, methods=["POST"]),
             Route("/endpoints/{endpoint_name}/invocations", invocations, methods=["POST"]),
+            Route("/api/experiments/{name}/report", report, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
+
+
+def thresholds_from(query: Mapping[str, str]) -> Thresholds:
+    """Report thresholds from query parameters named like the fields (min_pairs=200)."""
+    values: dict[str, Any] = {}
+    for field in fields(Thresholds):
+        if field.name in query:
+            kind = int if field.type in ("int", int) else float
+            values[field.name] = kind(query[field.name])
+    return Thresholds(**values)
 
 
 def _to_response(wire: WireResponse) -> Response:

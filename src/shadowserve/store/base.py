@@ -20,6 +20,20 @@ class Document:
     version: int = field(default=0)
 
 
+@dataclass(frozen=True)
+class MinuteKey:
+    """One minute of one aggregate. Pair aggregates leave ``variant`` and ``role`` empty;
+    ``experiment`` is empty for traffic outside any experiment."""
+
+    kind: str  # "variant" or "pair"
+    scope: Scope
+    endpoint: str
+    variant: str
+    role: str
+    experiment: str
+    minute: int  # minutes since the epoch, UTC
+
+
 class DuplicateKeyError(Exception):
     """insert() found a document with the same kind, scope and name."""
 
@@ -52,6 +66,16 @@ class Transaction(Protocol):
     def delete_tags(self, arn: str, keys: list[str] | None = None) -> None:
         """Delete the named keys, or every tag of the ARN when keys is None."""
         ...
+
+    def get_minute(self, key: MinuteKey) -> dict[str, Any] | None: ...
+
+    def put_minute(self, key: MinuteKey, body: dict[str, Any]) -> None:
+        """Insert or replace one minute's aggregate."""
+        ...
+
+    def find_minutes(
+        self, kind: str, scope: Scope, endpoint: str | None = None, experiment: str | None = None
+    ) -> list[tuple[MinuteKey, dict[str, Any]]]: ...
 
 
 class Store(Protocol):

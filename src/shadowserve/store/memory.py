@@ -6,10 +6,11 @@ import copy
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from shadowserve.domain.arns import ResourceKind, Scope
 from shadowserve.domain.errors import StaleWrite
-from shadowserve.store.base import Document, DuplicateKeyError
+from shadowserve.store.base import Document, DuplicateKeyError, MinuteKey
 
 _Key = tuple[ResourceKind, Scope, str]
 
@@ -18,6 +19,7 @@ class MemoryState:
     def __init__(self) -> None:
         self.documents: dict[_Key, Document] = {}
         self.tags: dict[str, dict[str, str]] = {}
+        self.minutes: dict[MinuteKey, dict[str, Any]] = {}
 
 
 class MemoryStore:
@@ -81,6 +83,28 @@ class MemoryTransaction:
             return
         for key in keys:
             self._s.tags.get(arn, {}).pop(key, None)
+
+    def get_minute(self, key: MinuteKey) -> dict[str, Any] | None:
+        found = self._s.minutes.get(key)
+        return copy.deepcopy(found) if found is not None else None
+
+    def put_minute(self, key: MinuteKey, body: dict[str, Any]) -> None:
+        self._s.minutes[key] = copy.deepcopy(body)
+
+    def find_minutes(
+        self, kind: str, scope: Scope, endpoint: str | None = None, experiment: str | None = None
+    ) -> list[tuple[MinuteKey, dict[str, Any]]]:
+        return sorted(
+            (
+                (key, copy.deepcopy(body))
+                for key, body in self._s.minutes.items()
+                if key.kind == kind
+                and key.scope == scope
+                and (endpoint is None or key.endpoint == endpoint)
+                and (experiment is None or key.experiment == experiment)
+            ),
+            key=lambda item: item[0].minute,
+        )
 
     def _checked(self, document: Document) -> _Key:
         key = (document.kind, document.scope, document.name_key)

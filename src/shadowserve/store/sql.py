@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shadowserve.domain.arns import ResourceKind, Scope
 from shadowserve.domain.errors import StaleWrite
-from shadowserve.store.base import Document, DuplicateKeyError
+from shadowserve.store.base import Document, DuplicateKeyError, MinuteKey
 
 metadata = MetaData()
 
@@ -52,6 +52,20 @@ tags = Table(
     Column("tag_value", String(256), nullable=False),
     # Keeps ListTags in the order tags were added.
     Column("position", Integer, nullable=False),
+)
+
+minutes = Table(
+    "minutes",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("account", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("endpoint", String(64), primary_key=True),
+    Column("variant", String(64), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("experiment", String(128), primary_key=True),
+    Column("minute", Integer, primary_key=True),
+    Column("body", Text, nullable=False),
 )
 
 
@@ -196,11 +210,75 @@ class SqlTransaction:
                 position += 1
             existing[key] = value
 
+    def get_minute(self, key: MinuteKey) -> dict[str, Any] | None:
+        row = self._c.execute(select(minutes.c.body).where(_minute_key(key))).first()
+        return None if row is None else dict(json.loads(row.body))
+
+    def put_minute(self, key: MinuteKey, body: dict[str, Any]) -> None:
+        text = json.dumps(body)
+        updated = self._c.execute(update(minutes).where(_minute_key(key)).values(body=text))
+        if updated.rowcount == 0:
+            self._c.execute(
+                insert(minutes).values(
+                    kind=key.kind,
+                    account=key.scope.account,
+                    region=key.scope.region,
+                    endpoint=key.endpoint,
+                    variant=key.variant,
+                    role=key.role,
+                    experiment=key.experiment,
+                    minute=key.minute,
+                    body=text,
+                )
+            )
+
+    def find_minutes(
+        self, kind: str, scope: Scope, endpoint: str | None = None, experiment: str | None = None
+    ) -> list[tuple[MinuteKey, dict[str, Any]]]:
+        query = select(minutes).where(
+            minutes.c.kind == kind,
+            minutes.c.account == scope.account,
+            minutes.c.region == scope.region,
+        )
+        if endpoint is not None:
+            query = query.where(minutes.c.endpoint == endpoint)
+        if experiment is not None:
+            query = query.where(minutes.c.experiment == experiment)
+        rows = self._c.execute(query.order_by(minutes.c.minute))
+        return [
+            (
+                MinuteKey(
+                    row.kind,
+                    scope,
+                    row.endpoint,
+                    row.variant,
+                    row.role,
+                    row.experiment,
+                    row.minute,
+                ),
+                json.loads(row.body),
+            )
+            for row in rows
+        ]
+
     def delete_tags(self, arn: str, keys: list[str] | None = None) -> None:
         query = delete(tags).where(tags.c.arn == arn)
         if keys is not None:
             query = query.where(tags.c.tag_key.in_(keys))
         self._c.execute(query)
+
+
+def _minute_key(key: MinuteKey) -> Any:
+    return and_(
+        minutes.c.kind == key.kind,
+        minutes.c.account == key.scope.account,
+        minutes.c.region == key.scope.region,
+        minutes.c.endpoint == key.endpoint,
+        minutes.c.variant == key.variant,
+        minutes.c.role == key.role,
+        minutes.c.experiment == key.experiment,
+        minutes.c.minute == key.minute,
+    )
 
 
 def _key(kind: ResourceKind, scope: Scope, name_key: str) -> Any:

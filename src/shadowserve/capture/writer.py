@@ -1,0 +1,196 @@
+"""Batching, asynchronous capture writer.
+
+The request path only offers events (a non-blocking put). A thread turns them into records,
+appends them to one open file per destination/endpoint/variant/hour, and uploads a file when
+it is old enough or big enough. Uploads that fail (the sink is down) are kept and retried;
+everything buffered is bounded, and past the bound new records are dropped and counted.
+Stopping flushes what is buffered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shadowserve.capture.records import object_location, record_for
+from shadowserve.dataplane.events import InvocationEvent
+from shadowserve.metrics.capture import CaptureCounters
+from shadowserve.objectstore import ObjectStore, ObjectStoreError, S3Location
+
+log = logging.getLogger(__name__)
+
+_FileKey = tuple[str, str, str, str]  # destination, endpoint, variant, hour
+
+
+@dataclass
+class OpenFile:
+    destination: str
+    endpoint: str
+    variant: str
+    first: datetime
+    opened: float
+    kms_key_id: str | None
+    lines: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+
+@dataclass
+class PendingUpload:
+    location: S3Location
+    body: bytes
+    records: int
+    extra: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CaptureLimits:
+    flush_seconds: float = 10.0  # a file is uploaded at the latest this long after it opened
+    max_file_bytes: int = 16 * 1024 * 1024
+    max_buffered_records: int = 20_000  # open files + failed uploads waiting for a retry
+    retry_seconds: float = 2.0
+
+
+class CaptureWriter:
+    def __init__(
+        self,
+        store: ObjectStore,
+        counters: CaptureCounters,
+        limits: CaptureLimits | None = None,
+    ) -> None:
+        self._store = store
+        self._counters = counters
+        self._limits = limits or CaptureLimits()
+        self._inbox: queue.SimpleQueue[InvocationEvent | None] = queue.SimpleQueue()
+        self._open: dict[_FileKey, OpenFile] = {}
+        self._pending: list[PendingUpload] = []
+        self._buffered = 0
+        self._sink_down_since: float | None = None
+        self._next_retry = 0.0
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def __call__(self, event: InvocationEvent) -> None:
+        """Subscriber: O(1), never blocks."""
+        if event.captured and event.capture is not None and event.status != 0:
+            self._inbox.put(event)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Flush everything buffered (one more try for failed uploads), then stop."""
+        self._inbox.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                event = self._inbox.get(timeout=0.2)
+            except queue.Empty:
+                self._upload_due()
+                continue
+            if event is None:
+                self._flush_all()
+                return
+            self._add(event)
+            self._upload_due()
+
+    def _add(self, event: InvocationEvent) -> None:
+        config = event.capture
+        assert config is not None
+        if self._buffered >= self._limits.max_buffered_records:
+            self._counters.dropped(event.endpoint_name, event.variant_name)
+            return
+        line = json.dumps(record_for(event, config), separators=(",", ":")).encode() + b"\n"
+        hour = event.time.strftime("%Y%m%d%H")
+        key = (config.destination_s3_uri, event.endpoint_name, event.variant_name, hour)
+        current = self._open.get(key)
+        if current is None:
+            current = OpenFile(
+                config.destination_s3_uri,
+                event.endpoint_name,
+                event.variant_name,
+                event.time,
+                time.monotonic(),
+                config.kms_key_id,
+            )
+            self._open[key] = current
+        current.lines.append(line)
+        current.size += len(line)
+        self._buffered += 1
+
+    def _upload_due(self, everything: bool = False) -> None:
+        now = time.monotonic()
+        for key, current in list(self._open.items()):
+            old = now - current.opened >= self._limits.flush_seconds
+            if everything or old or current.size >= self._limits.max_file_bytes:
+                del self._open[key]
+                self._close(current)
+        if self._pending and (everything or now >= self._next_retry):
+            self._send_pending()
+
+    def _close(self, current: OpenFile) -> None:
+        try:
+            location = object_location(
+                current.destination, current.endpoint, current.variant, current.first
+            )
+        except ObjectStoreError as exc:
+            log.error("capture destination unusable, %d records lost: %s", len(current.lines), exc)
+            self._buffered -= len(current.lines)
+            self._counters.dropped(current.endpoint, current.variant, len(current.lines))
+            return
+        extra = {}
+        if current.kms_key_id:
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": current.kms_key_id}
+        self._pending.append(
+            PendingUpload(location, b"".join(current.lines), len(current.lines), extra)
+        )
+
+    def _send_pending(self) -> None:
+        still: list[PendingUpload] = []
+        for upload in self._pending:
+            if still:  # the sink failed on an earlier file in this pass: wait for the retry
+                still.append(upload)
+                continue
+            try:
+                self._store.upload(upload.location, upload.body, upload.extra)
+            except ObjectStoreError as exc:
+                self._sink_failed(exc)
+                still.append(upload)
+                continue
+            self._sink_recovered()
+            self._buffered -= upload.records
+            self._counters.written(upload.location, upload.records)
+        self._pending = still
+        self._counters.buffered(self._buffered)
+
+    def _sink_failed(self, exc: ObjectStoreError) -> None:
+        self._counters.upload_failed()
+        self._next_retry = time.monotonic() + self._limits.retry_seconds
+        if self._sink_down_since is None:
+            self._sink_down_since = time.monotonic()
+            log.warning("capture sink unavailable; buffering up to %d records: %s",
+                        self._limits.max_buffered_records, exc)  # fmt: skip
+
+    def _sink_recovered(self) -> None:
+        if self._sink_down_since is not None:
+            down = time.monotonic() - self._sink_down_since
+            log.warning("capture sink is back after %.1fs; uploading what was buffered", down)
+            self._sink_down_since = None
+
+    def _flush_all(self) -> None:
+        while True:
+            try:
+                event = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if event is not None:
+                self._add(event)
+        self._upload_due(everything=True)
+        if self._pending:
+            lost = sum(upload.records for upload in self._pending)
+            log.error("capture sink unavailable at shutdown: %d records not written", lost)

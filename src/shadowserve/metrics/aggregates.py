@@ -1,0 +1,132 @@
+"""Per-minute aggregates: what one variant did, and how the two legs of requests compared.
+
+Both merge by addition, so minutes can be combined in any order into the totals a report
+needs; the latency histograms keep quantiles (with intervals) computable after merging.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from shadowserve.dataplane.events import ErrorKind, InvocationEvent
+from shadowserve.metrics.comparison import OutputComparison
+from shadowserve.metrics.histogram import LogHistogram
+
+
+@dataclass
+class VariantMinute:
+    invocations: int = 0
+    invocations_per_instance: float = 0.0
+    errors_4xx: int = 0
+    errors_5xx: int = 0
+    model_errors: int = 0  # any answer but 2xx, including timeouts and lost connections
+    timeouts: int = 0
+    dropped: int = 0  # shadow copies never sent (bound reached)
+    model_latency: LogHistogram = field(default_factory=LogHistogram)
+    overhead_latency: LogHistogram = field(default_factory=LogHistogram)
+
+    def add(self, event: InvocationEvent) -> None:
+        if event.error_kind == ErrorKind.DROPPED:
+            self.dropped += 1
+            return
+        self.invocations += 1
+        self.invocations_per_instance += 1 / max(1, event.instance_count)
+        self.errors_4xx += 400 <= event.status < 500
+        self.errors_5xx += 500 <= event.status < 600
+        self.model_errors += not event.succeeded
+        self.timeouts += event.error_kind == ErrorKind.TIMEOUT
+        if event.status:
+            self.model_latency.add(event.model_latency_us)
+        self.overhead_latency.add(event.overhead_latency_us)
+
+    def merge(self, other: VariantMinute) -> None:
+        _add_numbers(self, other)
+        self.model_latency.merge(other.model_latency)
+        self.overhead_latency.merge(other.overhead_latency)
+
+    def to_json(self) -> dict[str, Any]:
+        body = _numbers(self)
+        body["model_latency"] = self.model_latency.to_json()
+        body["overhead_latency"] = self.overhead_latency.to_json()
+        return body
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> VariantMinute:
+        minute = cls(**{k: v for k, v in body.items() if not k.endswith("_latency")})
+        minute.model_latency = LogHistogram.from_json(body.get("model_latency", {}))
+        minute.overhead_latency = LogHistogram.from_json(body.get("overhead_latency", {}))
+        return minute
+
+
+@dataclass
+class PairMinute:
+    """Requests both variants saw. Latency moments allow a paired t-test after merging."""
+
+    pairs: int = 0
+    unpaired: int = 0  # copies whose shadow leg never answered (dropped, lost, timed out)
+    status_agree: int = 0
+    both_succeeded: int = 0
+    outputs_agree: int = 0
+    labels: int = 0
+    labels_agree: int = 0
+    scores: int = 0
+    score_abs_sum: float = 0.0
+    score_abs_max: float = 0.0
+    latency_pairs: int = 0
+    latency_diff_sum: float = 0.0  # shadow - production model latency, microseconds
+    latency_diff_sumsq: float = 0.0
+    latency_log_ratio_sum: float = 0.0  # ln(shadow / production)
+    latency_log_ratio_sumsq: float = 0.0
+
+    def add(
+        self,
+        production: InvocationEvent,
+        shadow: InvocationEvent,
+        outputs: OutputComparison | None,
+    ) -> None:
+        self.pairs += 1
+        self.status_agree += production.status == shadow.status
+        if not (production.succeeded and shadow.succeeded):
+            return
+        self.both_succeeded += 1
+        if outputs is not None:
+            self.outputs_agree += outputs.equal
+            self.labels += outputs.labels
+            self.labels_agree += outputs.labels_agree
+            self.scores += outputs.scores
+            self.score_abs_sum += outputs.score_abs_sum
+            self.score_abs_max = max(self.score_abs_max, outputs.score_abs_max)
+        diff = shadow.model_latency_us - production.model_latency_us
+        ratio = math.log(max(shadow.model_latency_us, 1) / max(production.model_latency_us, 1))
+        self.latency_pairs += 1
+        self.latency_diff_sum += diff
+        self.latency_diff_sumsq += diff * diff
+        self.latency_log_ratio_sum += ratio
+        self.latency_log_ratio_sumsq += ratio * ratio
+
+    def merge(self, other: PairMinute) -> None:
+        maximum = max(self.score_abs_max, other.score_abs_max)
+        _add_numbers(self, other)
+        self.score_abs_max = maximum
+
+    def to_json(self) -> dict[str, Any]:
+        return _numbers(self)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> PairMinute:
+        return cls(**body)
+
+
+def _numbers(value: object) -> dict[str, Any]:
+    return {
+        f.name: getattr(value, f.name)
+        for f in fields(value)  # type: ignore[arg-type]
+        if isinstance(getattr(value, f.name), int | float)
+    }
+
+
+def _add_numbers(into: object, other: object) -> None:
+    for name, number in _numbers(other).items():
+        setattr(into, name, getattr(into, name) + number)

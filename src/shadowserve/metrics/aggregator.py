@@ -1,0 +1,155 @@
+"""Consumes invocation events off the request path: updates live Prometheus metrics, pairs
+the production and shadow legs of each mirrored request, compares them, and stores
+per-minute aggregates durably (so they survive restarts and outlive experiments)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+from shadowserve.dataplane.events import ErrorKind, InvocationEvent, Role
+from shadowserve.domain.arns import Scope
+from shadowserve.metrics.aggregates import PairMinute, VariantMinute
+from shadowserve.metrics.comparison import compare_outputs
+from shadowserve.metrics.variant import VariantMetrics
+from shadowserve.store.base import MinuteKey, Store
+
+log = logging.getLogger(__name__)
+
+_PairKey = tuple[Scope, str, str]  # scope, endpoint, inference id
+
+
+@dataclass(frozen=True)
+class AggregatorSettings:
+    flush_seconds: float = 2.0
+    # How long the first leg of a mirrored request waits for the other before it counts
+    # as unpaired; beyond the shadow timeout, so slow shadows still pair.
+    pair_wait_seconds: float = 90.0
+    output_tolerance: float = 1e-6
+    max_waiting_pairs: int = 100_000
+
+
+class Aggregator:
+    def __init__(
+        self, store: Store, live: VariantMetrics, settings: AggregatorSettings | None = None
+    ) -> None:
+        self._store = store
+        self._live = live
+        self._settings = settings or AggregatorSettings()
+        self._inbox: queue.SimpleQueue[InvocationEvent | object | None] = queue.SimpleQueue()
+        self._variants: dict[MinuteKey, VariantMinute] = {}
+        self._pairs: dict[MinuteKey, PairMinute] = {}
+        self._waiting: dict[_PairKey, tuple[InvocationEvent, float]] = {}
+        self._thread = threading.Thread(target=self._run, name="aggregator", daemon=True)
+        self._flushed = time.monotonic()
+        self.processed = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def __call__(self, event: InvocationEvent) -> None:
+        """Subscriber: O(1), never blocks."""
+        self._inbox.put(event)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._inbox.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                event = self._inbox.get(timeout=0.25)
+            except queue.Empty:
+                event = _IDLE
+            if event is None:
+                self._expire(everything=True)
+                self._flush()
+                return
+            if isinstance(event, InvocationEvent):
+                self._consume(event)
+            if time.monotonic() - self._flushed >= self._settings.flush_seconds:
+                self._expire()
+                self._flush()
+
+    def _consume(self, event: InvocationEvent) -> None:
+        self.processed += 1
+        self._live.observe(event)
+        key = _minute_key("variant", event, event.variant_name, event.role.value)
+        self._variants.setdefault(key, VariantMinute()).add(event)
+        if event.role == Role.SHADOW or event.mirrored:
+            self._pair(event)
+
+    def _pair(self, event: InvocationEvent) -> None:
+        pair_key = (event.scope, event.endpoint_name, event.inference_id)
+        waiting = self._waiting.pop(pair_key, None)
+        if waiting is None:
+            if len(self._waiting) < self._settings.max_waiting_pairs:
+                self._waiting[pair_key] = (event, time.monotonic())
+            return
+        other = waiting[0]
+        production, shadow = (event, other) if event.role == Role.PRODUCTION else (other, event)
+        minute = self._pairs.setdefault(_minute_key("pair", production, "", ""), PairMinute())
+        if shadow.error_kind == ErrorKind.DROPPED:
+            minute.unpaired += 1
+            return
+        outputs = None
+        if production.succeeded and shadow.succeeded:
+            outputs = compare_outputs(
+                production.response_body,
+                production.response_content_type,
+                shadow.response_body,
+                shadow.response_content_type,
+                self._settings.output_tolerance,
+            )
+        minute.add(production, shadow, outputs)
+
+    def _expire(self, everything: bool = False) -> None:
+        deadline = time.monotonic() - self._settings.pair_wait_seconds
+        for pair_key, (event, since) in list(self._waiting.items()):
+            if everything or since < deadline:
+                del self._waiting[pair_key]
+                key = _minute_key("pair", event, "", "")
+                self._pairs.setdefault(key, PairMinute()).unpaired += 1
+
+    def _flush(self) -> None:
+        self._flushed = time.monotonic()
+        if not self._variants and not self._pairs:
+            return
+        variants, pairs = self._variants, self._pairs
+        self._variants, self._pairs = {}, {}
+        try:
+            with self._store.transaction() as tx:
+                for key, variant in variants.items():
+                    stored = tx.get_minute(key)
+                    merged = VariantMinute.from_json(stored) if stored else VariantMinute()
+                    merged.merge(variant)
+                    tx.put_minute(key, merged.to_json())
+                for key, pair in pairs.items():
+                    stored = tx.get_minute(key)
+                    merged_pair = PairMinute.from_json(stored) if stored else PairMinute()
+                    merged_pair.merge(pair)
+                    tx.put_minute(key, merged_pair.to_json())
+        except Exception:
+            log.exception("storing metrics failed; keeping them for the next flush")
+            for key, variant in variants.items():
+                self._variants.setdefault(key, VariantMinute()).merge(variant)
+            for key, pair in pairs.items():
+                self._pairs.setdefault(key, PairMinute()).merge(pair)
+
+
+_IDLE = object()
+
+
+def _minute_key(kind: str, event: InvocationEvent, variant: str, role: str) -> MinuteKey:
+    return MinuteKey(
+        kind=kind,
+        scope=event.scope,
+        endpoint=event.endpoint_name,
+        variant=variant,
+        role=role,
+        experiment=event.experiment_name or "",
+        minute=int(event.time.timestamp() // 60),
+    )

@@ -1,0 +1,63 @@
+"""A log-bucketed histogram: mergeable across minutes, small to store, and good for
+quantiles with distribution-free confidence intervals."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from scipy.stats import binom
+
+GROWTH = 1.02  # bucket width: values are known to within 2 %
+_LOG_GROWTH = math.log(GROWTH)
+
+
+@dataclass
+class LogHistogram:
+    counts: dict[int, int] = field(default_factory=dict)
+
+    def add(self, value: float, count: int = 1) -> None:
+        index = 0 if value <= 1 else math.ceil(math.log(value) / _LOG_GROWTH)
+        self.counts[index] = self.counts.get(index, 0) + count
+
+    def merge(self, other: LogHistogram) -> None:
+        for index, count in other.counts.items():
+            self.counts[index] = self.counts.get(index, 0) + count
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def value_at_rank(self, rank: int) -> float:
+        """The ``rank``-th smallest value (1-based), as its bucket's geometric middle."""
+        seen = 0
+        for index in sorted(self.counts):
+            seen += self.counts[index]
+            if seen >= rank:
+                return 0.0 if index == 0 else GROWTH ** (index - 0.5)
+        raise ValueError("rank beyond the histogram")
+
+    def quantile(self, q: float) -> float | None:
+        n = self.total
+        if n == 0:
+            return None
+        return self.value_at_rank(max(1, math.ceil(q * n)))
+
+    def quantile_interval(self, q: float, confidence: float = 0.95) -> tuple[float, float] | None:
+        """A distribution-free confidence interval for the q-quantile from order statistics:
+        the ranks between which the true quantile lies with the given confidence
+        (binomial(n, q)). Too few values for the tails give the extremes."""
+        n = self.total
+        if n == 0:
+            return None
+        alpha = 1 - confidence
+        low = int(binom.ppf(alpha / 2, n, q))
+        high = int(binom.ppf(1 - alpha / 2, n, q)) + 1
+        return self.value_at_rank(max(1, low)), self.value_at_rank(min(n, high))
+
+    def to_json(self) -> dict[str, int]:
+        return {str(index): count for index, count in self.counts.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, int]) -> LogHistogram:
+        return cls({int(index): count for index, count in data.items()})
