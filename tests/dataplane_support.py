@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -51,23 +52,40 @@ SCALING_MODEL = """
 """
 
 
+class MotoServer:
+    """moto's S3 in server mode on a loopback port; can be stopped and started again there
+    (its state is in memory: a restart comes back empty)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MotoServer:
+        executable = str(Path(sys.executable).with_name("moto_server"))
+        self._process = subprocess.Popen(
+            [executable, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port, 30)
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(10)
+            self._process = None
+
+
 @contextmanager
 def moto_s3() -> Iterator[str]:
     """moto's S3 in server mode on a free loopback port."""
-    port = free_port()
-    executable = str(Path(sys.executable).with_name("moto_server"))
-    process = subprocess.Popen(
-        [executable, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = MotoServer().start()
     try:
-        _wait_for_port(port, 30)
-        yield url
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(10)
+        server.stop()
 
 
 def _wait_for_port(port: int, timeout: float) -> None:
@@ -118,6 +136,8 @@ def metric(url: str, name: str, **labels: str) -> float:
     with urllib.request.urlopen(f"{url}/metrics") as response:
         text = response.read().decode()
     for line in text.splitlines():
+        if not labels and line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
         if not line.startswith(name + "{"):
             continue
         label_text, value = line[len(name) + 1 :].rsplit("} ", 1)
@@ -134,3 +154,36 @@ def process_alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+class ContainerHandler(BaseHTTPRequestHandler):
+    """A container speaking SageMaker's contract that answers what the request asks for."""
+
+    def do_GET(self) -> None:
+        self._send(200, b"", "text/plain")
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        request = json.loads(body or b"{}")
+        status = request.get("status", 200)
+        extra = {}
+        if "x-amzn-sagemaker-custom-attributes" in self.headers:
+            extra["X-Amzn-SageMaker-Custom-Attributes"] = (
+                "echo:" + self.headers["x-amzn-sagemaker-custom-attributes"]
+            )
+        answer = json.dumps({"accept": self.headers.get("accept"), "got": request}).encode()
+        if status != 200:
+            answer = request.get("message", "nope").encode()
+        self._send(status, answer, "application/json", extra)
+
+    def _send(self, status: int, body: bytes, content_type: str, extra: Any = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        pass

@@ -29,7 +29,9 @@ MODEL_TIMEOUT = 5.0
 @pytest.fixture(scope="session")
 def s3_url() -> Iterator[str]:
     with moto_s3() as url:
-        boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket="models")
+        s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+        s3.create_bucket(Bucket="models")
+        s3.create_bucket(Bucket="capture")
         yield url
 
 
@@ -44,6 +46,7 @@ def dp_server(tmp_path_factory: pytest.TempPathFactory, s3_url: str) -> Iterator
         "--model-timeout", str(MODEL_TIMEOUT),
         "--shadow-concurrency", "4",
         "--shadow-queue-size", "4",
+        "--capture-flush-seconds", "1",
     ]  # fmt: skip
     with ServerProcess(data_dir, extra_args=args) as process:
         yield process
@@ -99,13 +102,22 @@ class Models:
         described: dict[str, Any] = self.sagemaker.describe_endpoint(EndpointName=endpoint)
         return described
 
-    def experiment(self, endpoint: str, production: str, shadow: str, sampling: int = 100) -> str:
+    def experiment(
+        self,
+        endpoint: str,
+        production: str,
+        shadow: str,
+        sampling: int = 100,
+        shadow_count: int = 1,
+        **extra: Any,
+    ) -> str:
         name = f"x-{uuid.uuid4().hex[:10]}"
         self.sagemaker.create_inference_experiment(
             Name=name, Type="ShadowMode", RoleArn="arn:aws:iam::123456789012:role/r",
-            EndpointName=endpoint,
+            EndpointName=endpoint, **extra,
             ModelVariants=[
-                model_variant(production, "AllTraffic"), model_variant(shadow, "shadow")
+                model_variant(production, "AllTraffic"),
+                model_variant(shadow, "shadow", count=shadow_count),
             ],
             ShadowModeConfig={"SourceModelVariantName": "AllTraffic", "ShadowModelVariants": [
                 {"ShadowModelVariantName": "shadow", "SamplingPercentage": sampling}]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -15,40 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.dataplane.conftest import MODEL_TIMEOUT, Models
-from tests.dataplane_support import wait_until
-
-
-class ContainerHandler(BaseHTTPRequestHandler):
-    """A container speaking SageMaker's contract that answers what the request asks for."""
-
-    def do_GET(self) -> None:
-        self._send(200, b"", "text/plain")
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        request = json.loads(body or b"{}")
-        status = request.get("status", 200)
-        extra = {}
-        if "x-amzn-sagemaker-custom-attributes" in self.headers:
-            extra["X-Amzn-SageMaker-Custom-Attributes"] = (
-                "echo:" + self.headers["x-amzn-sagemaker-custom-attributes"]
-            )
-        answer = json.dumps({"accept": self.headers.get("accept"), "got": request}).encode()
-        if status != 200:
-            answer = request.get("message", "nope").encode()
-        self._send(status, answer, "application/json", extra)
-
-    def _send(self, status: int, body: bytes, content_type: str, extra: Any = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args: Any) -> None:
-        pass
+from tests.dataplane_support import ContainerHandler, wait_until
 
 
 @pytest.fixture(scope="module")

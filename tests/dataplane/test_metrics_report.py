@@ -1,0 +1,202 @@
+"""Variant metrics against known traffic, and the comparison report's verdict on shadows
+with known differences: identical, disagreeing on 10 % of inputs, three times slower."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from shadowserve.cli.server_process import ServerProcess
+from tests.conftest import FAST
+from tests.dataplane.conftest import Models
+from tests.dataplane_support import (
+    ContainerHandler,
+    metric,
+    model_archive,
+    wait_until,
+)
+
+LABEL_MODEL = """
+    import os, time
+
+    def model_fn(model_dir):
+        return os.environ.get("FLIP_EVERY")
+
+    def predict_fn(data, flip_every):
+        time.sleep(float(os.environ.get("SLEEP", "0")))
+        out = []
+        for value in data:
+            flipped = flip_every and int(value) % int(flip_every) == 0
+            out.append({"label": 0 if flipped else 1, "score": 0.75})
+        return out
+"""
+
+
+@pytest.fixture(scope="module")
+def echo_endpoint(dp_server: Any, s3_url: str) -> Iterator[tuple[Models, str]]:
+    http = ThreadingHTTPServer(("127.0.0.1", 0), ContainerHandler)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    models = Models(dp_server, s3_url)
+    models.sagemaker.create_model(
+        ModelName="metrics-echo",
+        PrimaryContainer={"Image": f"http://127.0.0.1:{http.server_address[1]}"},
+    )
+    yield models, models.endpoint("metrics-echo")
+    http.shutdown()
+
+
+def test_variant_metrics_match_known_traffic(echo_endpoint: tuple[Models, str]) -> None:
+    models, endpoint = echo_endpoint
+    statuses = [200] * 10 + [404] * 3 + [500] * 2
+    for status in statuses:
+        with contextlib.suppress(ClientError):
+            models.invoke(endpoint, {"status": status})
+    labels = {"endpoint": endpoint, "variant": "AllTraffic", "role": "production",
+              "experiment": ""}  # fmt: skip
+
+    def value(name: str) -> float:
+        return metric(models.server.url, f"shadowserve_{name}_total", **labels)
+
+    wait_until(lambda: value("Invocations") == 15)
+    assert value("InvocationsPerInstance") == 15
+    assert value("Invocation4XXErrors") == 3
+    assert value("Invocation5XXErrors") == 2
+    assert value("InvocationModelErrors") == 5
+    count = metric(models.server.url, "shadowserve_ModelLatency_microseconds_count", **labels)
+    assert count == 15
+
+
+def _experiment(models: Models, production_env: dict[str, str], shadow_env: dict[str, str],
+                shadow_count: int = 1) -> tuple[str, str]:  # fmt: skip
+    production = models.model(LABEL_MODEL, environment=production_env)
+    shadow = models.model(LABEL_MODEL, environment=shadow_env)
+    endpoint = models.endpoint(production)
+    return endpoint, models.experiment(endpoint, production, shadow, shadow_count=shadow_count)
+
+
+def _traffic(models: Models, endpoint: str, count: int) -> None:
+    for value in range(count):
+        models.invoke(endpoint, [value])
+
+
+def _report(models: Models, experiment: str, **params: Any) -> dict[str, Any]:
+    response = httpx.get(
+        f"{models.server.url}/api/experiments/{experiment}/report", params=params, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report
+
+
+def _settled(models: Models, experiment: str, pairs: int) -> dict[str, Any]:
+    return wait_until(  # type: ignore[no-any-return]
+        lambda: (
+            (r := _report(models, experiment))["comparison"]["pairs"] + r["comparison"]["unpaired"]
+            >= pairs
+            and r
+        ),
+        timeout=60,
+    )
+
+
+def test_identical_shadow_is_promoted(models: Models) -> None:
+    endpoint, experiment = _experiment(models, {}, {})
+    _traffic(models, endpoint, 120)
+    report = _settled(models, experiment, 120)
+    assert report["variants"]["production"]["invocations"] == 120
+    assert report["comparison"]["output_agreement"]["rate"] == 1.0
+    assert report["verdict"]["decision"] == "promote", report["verdict"]
+    # The CLI prints the same report; --json for scripts.
+    cli = subprocess.run(
+        [sys.executable, "-m", "shadowserve.cli", "report", experiment,
+         "--url", models.server.url, "--json"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert json.loads(cli.stdout)["verdict"]["decision"] == "promote"
+    table = subprocess.run(
+        [sys.executable, "-m", "shadowserve.cli", "report", experiment,
+         "--url", models.server.url],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert "PROMOTE" in table.stdout
+    assert "output agreement" in table.stdout
+
+
+def test_shadow_disagreeing_on_ten_percent_is_not_promoted(models: Models) -> None:
+    endpoint, experiment = _experiment(models, {}, {"FLIP_EVERY": "10"})
+    _traffic(models, endpoint, 200)
+    report = _settled(models, experiment, 200)
+    comparison = report["comparison"]
+    assert comparison["output_agreement"]["rate"] == pytest.approx(0.9, abs=0.01)
+    assert comparison["label_agreement"]["rate"] == pytest.approx(0.9, abs=0.01)
+    assert comparison["status_agreement"]["rate"] == 1.0
+    assert report["verdict"]["decision"] == "dont_promote"
+    # A looser threshold, as a flag/query parameter, changes the verdict.
+    loose = _report(models, experiment, min_output_agreement=0.8)
+    assert loose["verdict"]["decision"] == "promote"
+
+
+def test_three_times_slower_shadow_is_not_promoted(models: Models) -> None:
+    endpoint, experiment = _experiment(models, {"SLEEP": "0.01"}, {"SLEEP": "0.03"},
+                                       shadow_count=4)  # fmt: skip
+    _traffic(models, endpoint, 130)
+    report = _settled(models, experiment, 130)
+    assert report["comparison"]["pairs"] >= 100
+    ratio = report["comparison"]["latency_ratio"]
+    assert 2.0 < ratio["geometric_mean"] < 4.0
+    production_p50 = report["variants"]["production"]["model_latency_ms"]["p50"]["value"]
+    shadow_p50 = report["variants"]["shadow"]["model_latency_ms"]["p50"]["value"]
+    assert 2.0 < shadow_p50 / production_p50 < 4.0
+    assert report["verdict"]["decision"] == "dont_promote"
+    assert report["comparison"]["output_agreement"]["rate"] == 1.0
+
+
+def test_too_little_traffic_is_not_enough_data(models: Models) -> None:
+    endpoint, experiment = _experiment(models, {}, {})
+    _traffic(models, endpoint, 10)
+    report = _settled(models, experiment, 10)
+    assert report["verdict"]["decision"] == "not_enough_data"
+    missing = httpx.get(f"{models.server.url}/api/experiments/nope/report")
+    assert missing.status_code == 404
+
+
+def test_report_after_the_experiment_ends_and_after_a_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "d"
+    for name in ("p", "s"):
+        target = data_dir / "objects" / "models" / f"{name}.tar.gz"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(model_archive(LABEL_MODEL))
+    server = ServerProcess(data_dir, extra_args=FAST).start()
+    try:
+        models = Models(server, s3_url="http://127.0.0.1:9")  # models live in the local store
+        for name in ("p", "s"):
+            models.sagemaker.create_model(ModelName=name, PrimaryContainer={
+                "Image": "x", "ModelDataUrl": f"s3://models/{name}.tar.gz"})  # fmt: skip
+        endpoint = models.endpoint("p")
+        experiment = models.experiment(endpoint, "p", "s")
+        _traffic(models, endpoint, 30)
+        before = _settled(models, experiment, 30)
+        models.sagemaker.stop_inference_experiment(
+            Name=experiment, ModelVariantActions={"shadow": "Remove"}
+        )
+        wait_until(lambda: _report(models, experiment)["experiment"]["status"] == "Completed")
+        server.stop()
+        server = ServerProcess(data_dir, port=server.port, extra_args=FAST).start()
+        after = _report(models, experiment)
+        assert after["experiment"]["status"] == "Completed"
+        assert after["comparison"] == before["comparison"]
+        assert after["variants"] == before["variants"]
+        assert len(after["timeline"]) >= 1
+    finally:
+        server.stop()

@@ -1,0 +1,83 @@
+"""Capture records: encodings by content type, capture modes, and the S3 layout."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+from shadowserve.capture.records import encoding_for, object_location, record_for
+from shadowserve.dataplane.events import InvocationEvent, Role
+from shadowserve.domain.arns import Scope
+from shadowserve.domain.resources import CaptureContentTypeHeader, DataCaptureConfig
+from tests.capture_reader import read_capture_file
+
+HEADER = CaptureContentTypeHeader(
+    csv_content_types=["text/csv"], json_content_types=["application/json"]
+)
+
+
+def _config(
+    modes: list[str], header: CaptureContentTypeHeader | None = HEADER
+) -> DataCaptureConfig:
+    return DataCaptureConfig.model_validate({
+        "DestinationS3Uri": "s3://bucket/prefix", "InitialSamplingPercentage": 100,
+        "CaptureOptions": [{"CaptureMode": m} for m in modes],
+        "CaptureContentTypeHeader": header.model_dump() if header else None,
+    })  # fmt: skip
+
+
+def _event(body: bytes, content_type: str, response: bytes, response_type: str) -> InvocationEvent:
+    return InvocationEvent(
+        scope=Scope("123456789012", "us-east-1"), endpoint_name="ep", variant_name="v",
+        role=Role.PRODUCTION, experiment_name=None, inference_id="id-1",
+        inference_id_from_caller=True, request_body=body, request_content_type=content_type,
+        accept=None, response_body=response, response_content_type=response_type, status=200,
+        model_latency_us=1, overhead_latency_us=1, error_kind=None,
+        time=datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC),
+    )  # fmt: skip
+
+
+def test_encodings_follow_the_listed_content_types() -> None:
+    assert encoding_for("text/csv; charset=utf-8", HEADER) == "CSV"
+    assert encoding_for("Application/JSON", HEADER) == "JSON"
+    assert encoding_for("application/x-npy", HEADER) == "BASE64"
+    assert encoding_for("text/csv", None) == "BASE64"  # no header: everything is base64
+
+
+def test_a_record_reads_back_with_the_documented_reader() -> None:
+    event = _event(b"1,2\n", "text/csv", b'{"p": 0.5}', "application/json")
+    line = json.dumps(record_for(event, _config(["Input", "Output"])))
+    (record,) = read_capture_file(line)
+    assert record.inference_id == "id-1"
+    assert record.inference_time == datetime(2026, 3, 4, 5, 6, 7)
+    assert record.input is not None and record.output is not None
+    assert (record.input.encoding, record.input.raw) == ("CSV", b"1,2\n")
+    assert (record.output.encoding, record.output.raw) == ("JSON", b'{"p": 0.5}')
+    assert record.input.content_type == "text/csv"
+
+
+def test_binary_and_undecodable_payloads_are_base64() -> None:
+    event = _event(b"\xff\xfe", "text/csv", b"\x93NUMPY", "application/x-npy")
+    (record,) = read_capture_file(json.dumps(record_for(event, _config(["Input", "Output"]))))
+    assert record.input is not None and record.output is not None
+    assert (record.input.encoding, record.input.raw) == ("BASE64", b"\xff\xfe")
+    assert (record.output.encoding, record.output.raw) == ("BASE64", b"\x93NUMPY")
+
+
+def test_capture_modes_choose_the_sides() -> None:
+    event = _event(b"[1]", "application/json", b"[2]", "application/json")
+    only_input = record_for(event, _config(["Input"]))
+    assert set(only_input["captureData"]) == {"endpointInput"}
+    only_output = record_for(event, _config(["Output"]))
+    assert set(only_output["captureData"]) == {"endpointOutput"}
+
+
+def test_object_layout() -> None:
+    first = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
+    location = object_location("s3://bucket/some/prefix/", "ep", "AllTraffic", first)
+    assert location.bucket == "bucket"
+    assert re.fullmatch(
+        r"some/prefix/ep/AllTraffic/2026/03/04/05/06-07-890-[0-9a-f-]{36}\.jsonl", location.key
+    )
+    assert object_location("s3://bucket", "ep", "v", first).key.startswith("ep/v/2026/")
