@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from shadowserve.domain.arns import ResourceKind, Scope
 from shadowserve.domain.errors import StaleWrite
-from shadowserve.store.base import Document, DuplicateKeyError, Store
+from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError, Store
 from shadowserve.store.memory import MemoryStore
-from shadowserve.store.sql import SqlStore, sqlite_url
+from shadowserve.store.sql import SqlStore, metadata, sqlite_url
 from tests.postgres import postgres_server
 
 EAST = Scope("123456789012", "us-east-1")
@@ -33,18 +34,20 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     elif request.param == "sqlite":
         made = SqlStore(sqlite_url(tmp_path))
     else:
-        made = SqlStore(request.getfixturevalue("postgres_url"))
-        _empty(made)
+        url = request.getfixturevalue("postgres_url")
+        made = SqlStore(url)
+        _empty(url)
     yield made
     made.close()
 
 
-def _empty(store: SqlStore) -> None:
+def _empty(url: str) -> None:
     """The PostgreSQL database is shared by the module's tests: start each from nothing."""
-    with store.transaction() as tx:
-        for document in tx.find_all(MODEL):
-            tx.delete(document)
-        tx.delete_tags("arn:aws:sagemaker:us-east-1:123456789012:model/a")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
 
 
 def _doc(name: str, scope: Scope = EAST, **body: object) -> Document:
@@ -117,3 +120,24 @@ def test_tags_keep_order_overwrite_and_delete(store: Store) -> None:
         assert tx.tags(arn) == [("b", "9"), ("c", "3")]
         tx.delete_tags(arn)
         assert tx.tags(arn) == []
+
+
+def test_aggregates_put_get_and_find(store: Store) -> None:
+    def key(start: int, kind: str = "variant", experiment: str = "x") -> AggregateKey:
+        return AggregateKey(kind, EAST, "ep", "v", "production", experiment, start)
+
+    with store.transaction() as tx:
+        for start in (20, 10, 30):
+            tx.put_aggregate(key(start), {"n": start})
+        tx.put_aggregate(key(10), {"n": 11})  # replaces
+        tx.put_aggregate(key(10, kind="pair"), {"p": 1})
+        tx.put_aggregate(key(10, experiment="other"), {"n": 0})
+    with store.transaction() as tx:
+        assert tx.get_aggregate(key(10)) == {"n": 11}
+        assert tx.get_aggregate(key(40)) is None
+        found = tx.find_aggregates("variant", EAST, "ep", "x")
+        assert [(k.start, body) for k, body in found] == [(10, {"n": 11}), (20, {"n": 20}),
+                                                          (30, {"n": 30})]  # fmt: skip
+        assert len(tx.find_aggregates("variant", EAST)) == 4
+        assert tx.find_aggregates("variant", WEST) == []
+        assert [b for _, b in tx.find_aggregates("pair", EAST, "ep", "x")] == [{"p": 1}]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from shadowserve.dataplane.events import InvocationEvent, Role
 from shadowserve.domain.arns import Scope
-from shadowserve.metrics.aggregates import PairMinute, VariantMinute
+from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
 from shadowserve.metrics.comparison import compare_outputs
 from shadowserve.metrics.histogram import LogHistogram
 from shadowserve.metrics.report import Thresholds, build_report
@@ -49,8 +49,8 @@ def _event(role: Role, latency_us: int, body: bytes, status: int = 200) -> Invoc
 
 def _report(pairs: int, disagree_every: int = 0, slowdown: float = 1.0) -> dict:  # type: ignore[type-arg]
     rng = random.Random(3)
-    totals = {"production": VariantMinute(), "shadow": VariantMinute()}
-    pair = PairMinute()
+    totals = {"production": VariantAggregate(), "shadow": VariantAggregate()}
+    pair = PairAggregate()
     for index in range(pairs):
         latency = int(rng.uniform(8_000, 12_000))
         production = _event(Role.PRODUCTION, latency, b'{"label": 1}')

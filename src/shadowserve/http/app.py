@@ -1,20 +1,27 @@
-"""Routes: ``POST /`` (awsJson services by X-Amz-Target), ``POST /endpoints/{name}/invocations``
-(SageMaker Runtime), ``GET /api/experiments/{name}/report`` (the comparison report as JSON),
-``GET /metrics`` (Prometheus) and ``GET /healthz``. No business logic."""
+"""Routes, and nothing else: each door turns HTTP into a call of one adapter or service.
+
+- ``POST /``: awsJson services chosen by X-Amz-Target (SageMaker)
+- ``POST /endpoints/{name}/invocations``: SageMaker Runtime's InvokeEndpoint
+- ``GET /api/overview``, ``GET /api/experiments/{name}/report``: JSON for the dashboard and CLI
+- ``/ui/``: the dashboard (static pages shipped in the package)
+- ``GET /metrics`` (Prometheus) and ``GET /healthz``
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, fields
+from importlib.resources import files
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from shadowserve.dataplane.errors import InvokeError
 from shadowserve.dataplane.invoke import Invoker
@@ -24,10 +31,12 @@ from shadowserve.metrics.report import Thresholds
 from shadowserve.protocol import awsjson, runtime_api
 from shadowserve.protocol.awsjson_service import AwsJsonService, WireResponse
 from shadowserve.protocol.errors import WireError
-from shadowserve.services import reports
+from shadowserve.services import overview, reports
 from shadowserve.services.context import ControlPlane
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+# The dashboard: static pages and vendored assets shipped inside the package.
+UI_DIRECTORY = str(files("shadowserve") / "ui" / "static")
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,16 @@ def build_http_app(
     registry: CollectorRegistry,
     lifespan: Lifespan | None = None,
 ) -> Starlette:
+    routes = [
+        *aws_routes(account, services),
+        *runtime_routes(account, invoker),
+        *api_routes(account, plane),
+        *operations_routes(registry),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def aws_routes(account: str, services: Mapping[str, Mounted]) -> list[BaseRoute]:
     async def aws_json(request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
         prefix, _, operation = target.partition(".")
@@ -63,6 +82,10 @@ def build_http_app(
         )
         return _to_response(wire)
 
+    return [Route("/", aws_json, methods=["POST"])]
+
+
+def runtime_routes(account: str, invoker: Invoker) -> list[BaseRoute]:
     async def invocations(request: Request) -> Response:
         try:
             parsed = await runtime_api.parse_invoke(request, account)
@@ -70,37 +93,50 @@ def build_http_app(
         except InvokeError as error:
             return runtime_api.failure(error)
 
+    return [Route("/endpoints/{endpoint_name}/invocations", invocations, methods=["POST"])]
+
+
+def api_routes(account: str, plane: ControlPlane) -> list[BaseRoute]:
+    def scope_of(request: Request) -> Scope:
+        return Scope(account, request.query_params.get("region", awsjson.DEFAULT_REGION))
+
     async def report(request: Request) -> Response:
         try:
             thresholds = thresholds_from(request.query_params)
         except ValueError as exc:
             return JSONResponse({"message": f"Invalid threshold: {exc}"}, status_code=400)
-        scope = Scope(account, request.query_params.get("region", awsjson.DEFAULT_REGION))
         name = request.path_params["name"]
         try:
             body = await run_in_threadpool(
-                reports.experiment_report, plane, scope, name, thresholds
+                reports.experiment_report, plane, scope_of(request), name, thresholds
             )
         except DomainError as exc:
             return JSONResponse({"message": exc.message}, status_code=404)
         return JSONResponse(body)
 
+    async def overview_page(request: Request) -> Response:
+        body = await run_in_threadpool(overview.overview, plane, scope_of(request))
+        return JSONResponse(body)
+
+    return [
+        Route("/api/experiments/{name}/report", report, methods=["GET"]),
+        Route("/api/overview", overview_page, methods=["GET"]),
+        Route("/ui", lambda _request: RedirectResponse("/ui/"), methods=["GET"]),
+        Mount("/ui", StaticFiles(directory=UI_DIRECTORY, html=True), name="ui"),
+    ]
+
+
+def operations_routes(registry: CollectorRegistry) -> list[BaseRoute]:
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(
-        routes=[
-            Route("/", aws_json, methods=["POST"]),
-            Route("/endpoints/{endpoint_name}/invocations", invocations, methods=["POST"]),
-            Route("/api/experiments/{name}/report", report, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    return [
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
 
 
 def thresholds_from(query: Mapping[str, str]) -> Thresholds:

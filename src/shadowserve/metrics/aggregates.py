@@ -1,7 +1,9 @@
-"""Per-minute aggregates: what one variant did, and how the two legs of requests compared.
+"""Aggregates per time interval: what one variant did, and how the two legs of requests
+compared.
 
-Both merge by addition, so minutes can be combined in any order into the totals a report
-needs; the latency histograms keep quantiles (with intervals) computable after merging.
+Both merge by addition, so intervals can be combined in any order into the totals and the
+timeline a report needs; the latency histograms keep quantiles (with intervals) computable
+after merging.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from shadowserve.metrics.histogram import LogHistogram
 
 
 @dataclass
-class VariantMinute:
+class VariantAggregate:
     invocations: int = 0
     invocations_per_instance: float = 0.0
     errors_4xx: int = 0
@@ -41,7 +43,7 @@ class VariantMinute:
             self.model_latency.add(event.model_latency_us)
         self.overhead_latency.add(event.overhead_latency_us)
 
-    def merge(self, other: VariantMinute) -> None:
+    def merge(self, other: VariantAggregate) -> None:
         _add_numbers(self, other)
         self.model_latency.merge(other.model_latency)
         self.overhead_latency.merge(other.overhead_latency)
@@ -53,15 +55,15 @@ class VariantMinute:
         return body
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> VariantMinute:
-        minute = cls(**{k: v for k, v in body.items() if not k.endswith("_latency")})
-        minute.model_latency = LogHistogram.from_json(body.get("model_latency", {}))
-        minute.overhead_latency = LogHistogram.from_json(body.get("overhead_latency", {}))
-        return minute
+    def from_json(cls, body: dict[str, Any]) -> VariantAggregate:
+        aggregate = cls(**{k: v for k, v in body.items() if not k.endswith("_latency")})
+        aggregate.model_latency = LogHistogram.from_json(body.get("model_latency", {}))
+        aggregate.overhead_latency = LogHistogram.from_json(body.get("overhead_latency", {}))
+        return aggregate
 
 
 @dataclass
-class PairMinute:
+class PairAggregate:
     """Requests both variants saw. Latency moments allow a paired t-test after merging."""
 
     pairs: int = 0
@@ -106,7 +108,7 @@ class PairMinute:
         self.latency_log_ratio_sum += ratio
         self.latency_log_ratio_sumsq += ratio * ratio
 
-    def merge(self, other: PairMinute) -> None:
+    def merge(self, other: PairAggregate) -> None:
         maximum = max(self.score_abs_max, other.score_abs_max)
         _add_numbers(self, other)
         self.score_abs_max = maximum
@@ -115,7 +117,7 @@ class PairMinute:
         return _numbers(self)
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> PairMinute:
+    def from_json(cls, body: dict[str, Any]) -> PairAggregate:
         return cls(**body)
 
 

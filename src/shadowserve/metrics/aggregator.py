@@ -1,6 +1,6 @@
 """Consumes invocation events off the request path: updates live Prometheus metrics, pairs
 the production and shadow legs of each mirrored request, compares them, and stores
-per-minute aggregates durably (so they survive restarts and outlive experiments)."""
+aggregates per 10-second interval durably (so they survive restarts and outlive experiments)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ from dataclasses import dataclass
 
 from shadowserve.dataplane.events import ErrorKind, InvocationEvent, Role
 from shadowserve.domain.arns import Scope
-from shadowserve.metrics.aggregates import PairMinute, VariantMinute
+from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
 from shadowserve.metrics.comparison import compare_outputs
 from shadowserve.metrics.variant import VariantMetrics
-from shadowserve.store.base import MinuteKey, Store
+from shadowserve.store.base import AggregateKey, Store
 
 log = logging.getLogger(__name__)
 
 _PairKey = tuple[Scope, str, str]  # scope, endpoint, inference id
+# Aggregates are kept per 10 s (finer than CloudWatch's minute, so short tests have a
+# timeline); reports merge them into whatever resolution they show.
+INTERVAL_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,8 @@ class Aggregator:
         self._live = live
         self._settings = settings or AggregatorSettings()
         self._inbox: queue.SimpleQueue[InvocationEvent | object | None] = queue.SimpleQueue()
-        self._variants: dict[MinuteKey, VariantMinute] = {}
-        self._pairs: dict[MinuteKey, PairMinute] = {}
+        self._variants: dict[AggregateKey, VariantAggregate] = {}
+        self._pairs: dict[AggregateKey, PairAggregate] = {}
         self._waiting: dict[_PairKey, tuple[InvocationEvent, float]] = {}
         self._thread = threading.Thread(target=self._run, name="aggregator", daemon=True)
         self._flushed = time.monotonic()
@@ -77,8 +80,8 @@ class Aggregator:
     def _consume(self, event: InvocationEvent) -> None:
         self.processed += 1
         self._live.observe(event)
-        key = _minute_key("variant", event, event.variant_name, event.role.value)
-        self._variants.setdefault(key, VariantMinute()).add(event)
+        key = _aggregate_key("variant", event, event.variant_name, event.role.value)
+        self._variants.setdefault(key, VariantAggregate()).add(event)
         if event.role == Role.SHADOW or event.mirrored:
             self._pair(event)
 
@@ -91,9 +94,10 @@ class Aggregator:
             return
         other = waiting[0]
         production, shadow = (event, other) if event.role == Role.PRODUCTION else (other, event)
-        minute = self._pairs.setdefault(_minute_key("pair", production, "", ""), PairMinute())
+        key = _aggregate_key("pair", production, "", "")
+        aggregate = self._pairs.setdefault(key, PairAggregate())
         if shadow.error_kind == ErrorKind.DROPPED:
-            minute.unpaired += 1
+            aggregate.unpaired += 1
             return
         outputs = None
         if production.succeeded and shadow.succeeded:
@@ -104,15 +108,15 @@ class Aggregator:
                 shadow.response_content_type,
                 self._settings.output_tolerance,
             )
-        minute.add(production, shadow, outputs)
+        aggregate.add(production, shadow, outputs)
 
     def _expire(self, everything: bool = False) -> None:
         deadline = time.monotonic() - self._settings.pair_wait_seconds
         for pair_key, (event, since) in list(self._waiting.items()):
             if everything or since < deadline:
                 del self._waiting[pair_key]
-                key = _minute_key("pair", event, "", "")
-                self._pairs.setdefault(key, PairMinute()).unpaired += 1
+                key = _aggregate_key("pair", event, "", "")
+                self._pairs.setdefault(key, PairAggregate()).unpaired += 1
 
     def _flush(self) -> None:
         self._flushed = time.monotonic()
@@ -123,33 +127,33 @@ class Aggregator:
         try:
             with self._store.transaction() as tx:
                 for key, variant in variants.items():
-                    stored = tx.get_minute(key)
-                    merged = VariantMinute.from_json(stored) if stored else VariantMinute()
+                    stored = tx.get_aggregate(key)
+                    merged = VariantAggregate.from_json(stored) if stored else VariantAggregate()
                     merged.merge(variant)
-                    tx.put_minute(key, merged.to_json())
+                    tx.put_aggregate(key, merged.to_json())
                 for key, pair in pairs.items():
-                    stored = tx.get_minute(key)
-                    merged_pair = PairMinute.from_json(stored) if stored else PairMinute()
+                    stored = tx.get_aggregate(key)
+                    merged_pair = PairAggregate.from_json(stored) if stored else PairAggregate()
                     merged_pair.merge(pair)
-                    tx.put_minute(key, merged_pair.to_json())
+                    tx.put_aggregate(key, merged_pair.to_json())
         except Exception:
             log.exception("storing metrics failed; keeping them for the next flush")
             for key, variant in variants.items():
-                self._variants.setdefault(key, VariantMinute()).merge(variant)
+                self._variants.setdefault(key, VariantAggregate()).merge(variant)
             for key, pair in pairs.items():
-                self._pairs.setdefault(key, PairMinute()).merge(pair)
+                self._pairs.setdefault(key, PairAggregate()).merge(pair)
 
 
 _IDLE = object()
 
 
-def _minute_key(kind: str, event: InvocationEvent, variant: str, role: str) -> MinuteKey:
-    return MinuteKey(
+def _aggregate_key(kind: str, event: InvocationEvent, variant: str, role: str) -> AggregateKey:
+    return AggregateKey(
         kind=kind,
         scope=event.scope,
         endpoint=event.endpoint_name,
         variant=variant,
         role=role,
         experiment=event.experiment_name or "",
-        minute=int(event.time.timestamp() // 60),
+        start=int(event.time.timestamp() // INTERVAL_SECONDS * INTERVAL_SECONDS),
     )

@@ -1,7 +1,7 @@
 """The comparison report of an experiment: both variants side by side, the paired
 comparison with its statistics, and a verdict against documented thresholds.
 
-Pure: it is computed from stored per-minute aggregates, so it reads the same while the
+Pure: it is computed from stored aggregates, so it reads the same while the
 experiment runs, after it ends and after a restart.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from scipy import stats
 
-from shadowserve.metrics.aggregates import PairMinute, VariantMinute
+from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
 from shadowserve.metrics.histogram import LogHistogram
 
 
@@ -36,21 +36,21 @@ class Decision(StrEnum):
 
 
 @dataclass(frozen=True)
-class MinuteSeries:
-    minute: int
-    variants: dict[str, VariantMinute]  # role → minute
-    pairs: PairMinute | None
+class SeriesPoint:
+    start: int  # seconds since the epoch
+    variants: dict[str, VariantAggregate]  # role → aggregate
+    pairs: PairAggregate | None
 
 
 def build_report(
     experiment: dict[str, Any],
-    totals: dict[str, VariantMinute],
-    pairs: PairMinute,
-    series: list[MinuteSeries],
+    totals: dict[str, VariantAggregate],
+    pairs: PairAggregate,
+    series: list[SeriesPoint],
     thresholds: Thresholds,
 ) -> dict[str, Any]:
     confidence = thresholds.confidence
-    variants = {role: _variant(minute, confidence) for role, minute in totals.items()}
+    variants = {role: _variant(total, confidence) for role, total in totals.items()}
     comparison = _comparison(pairs, confidence)
     return {
         "experiment": experiment,
@@ -61,18 +61,18 @@ def build_report(
     }
 
 
-def _variant(minute: VariantMinute, confidence: float) -> dict[str, Any]:
+def _variant(total: VariantAggregate, confidence: float) -> dict[str, Any]:
     return {
-        "invocations": minute.invocations,
-        "invocations_per_instance": round(minute.invocations_per_instance, 3),
-        "invocation_4xx_errors": minute.errors_4xx,
-        "invocation_5xx_errors": minute.errors_5xx,
-        "invocation_model_errors": minute.model_errors,
-        "timeouts": minute.timeouts,
-        "dropped": minute.dropped,
-        "error_rate": _proportion(minute.model_errors, minute.invocations, confidence),
-        "model_latency_ms": _quantiles(minute.model_latency, confidence),
-        "overhead_latency_ms": _quantiles(minute.overhead_latency, confidence),
+        "invocations": total.invocations,
+        "invocations_per_instance": round(total.invocations_per_instance, 3),
+        "invocation_4xx_errors": total.errors_4xx,
+        "invocation_5xx_errors": total.errors_5xx,
+        "invocation_model_errors": total.model_errors,
+        "timeouts": total.timeouts,
+        "dropped": total.dropped,
+        "error_rate": _proportion(total.model_errors, total.invocations, confidence),
+        "model_latency_ms": _quantiles(total.model_latency, confidence),
+        "overhead_latency_ms": _quantiles(total.overhead_latency, confidence),
     }
 
 
@@ -88,7 +88,7 @@ def _quantiles(histogram: LogHistogram, confidence: float) -> dict[str, Any]:
     return result
 
 
-def _comparison(pairs: PairMinute, confidence: float) -> dict[str, Any]:
+def _comparison(pairs: PairAggregate, confidence: float) -> dict[str, Any]:
     return {
         "pairs": pairs.pairs,
         "unpaired": pairs.unpaired,
@@ -132,7 +132,7 @@ def _mean_interval(
     return mean, mean - half, mean + half, p_value
 
 
-def _paired_difference(pairs: PairMinute, confidence: float) -> dict[str, Any] | None:
+def _paired_difference(pairs: PairAggregate, confidence: float) -> dict[str, Any] | None:
     """Shadow - production model latency per request, with a paired t-test."""
     found = _mean_interval(
         pairs.latency_pairs, pairs.latency_diff_sum, pairs.latency_diff_sumsq, confidence
@@ -143,7 +143,7 @@ def _paired_difference(pairs: PairMinute, confidence: float) -> dict[str, Any] |
     return {"mean": mean / 1000, "ci": [low / 1000, high / 1000], "p_value": p_value}
 
 
-def _paired_ratio(pairs: PairMinute, confidence: float) -> dict[str, Any] | None:
+def _paired_ratio(pairs: PairAggregate, confidence: float) -> dict[str, Any] | None:
     """Geometric mean of shadow / production latency per request, and its paired test."""
     found = _mean_interval(
         pairs.latency_pairs, pairs.latency_log_ratio_sum, pairs.latency_log_ratio_sumsq,
@@ -159,7 +159,7 @@ def _paired_ratio(pairs: PairMinute, confidence: float) -> dict[str, Any] | None
 def _verdict(
     variants: dict[str, dict[str, Any]],
     comparison: dict[str, Any],
-    pairs: PairMinute,
+    pairs: PairAggregate,
     thresholds: Thresholds,
 ) -> dict[str, Any]:
     reasons: list[str] = []
@@ -218,15 +218,16 @@ def _latency_reasons(
     return []
 
 
-def _point(point: MinuteSeries) -> dict[str, Any]:
-    result: dict[str, Any] = {"minute": point.minute * 60}
-    for role, minute in point.variants.items():
+def _point(point: SeriesPoint) -> dict[str, Any]:
+    result: dict[str, Any] = {"start": point.start}
+    for role, aggregate in point.variants.items():
+        invocations = aggregate.invocations
         result[role] = {
-            "invocations": minute.invocations,
-            "error_rate": minute.model_errors / minute.invocations if minute.invocations else None,
-            "p50_ms": _ms(minute.model_latency.quantile(0.5)),
-            "p99_ms": _ms(minute.model_latency.quantile(0.99)),
-            "dropped": minute.dropped,
+            "invocations": invocations,
+            "error_rate": aggregate.model_errors / invocations if invocations else None,
+            "p50_ms": _ms(aggregate.model_latency.quantile(0.5)),
+            "p99_ms": _ms(aggregate.model_latency.quantile(0.99)),
+            "dropped": aggregate.dropped,
         }
     if point.pairs is not None and point.pairs.both_succeeded:
         result["output_agreement"] = point.pairs.outputs_agree / point.pairs.both_succeeded

@@ -21,9 +21,9 @@ class Document:
 
 
 @dataclass(frozen=True)
-class MinuteKey:
-    """One minute of one aggregate. Pair aggregates leave ``variant`` and ``role`` empty;
-    ``experiment`` is empty for traffic outside any experiment."""
+class AggregateKey:
+    """One time interval of one aggregate. Pair aggregates leave ``variant`` and ``role``
+    empty; ``experiment`` is empty for traffic outside any experiment."""
 
     kind: str  # "variant" or "pair"
     scope: Scope
@@ -31,7 +31,7 @@ class MinuteKey:
     variant: str
     role: str
     experiment: str
-    minute: int  # minutes since the epoch, UTC
+    start: int  # the interval's start, seconds since the epoch (UTC)
 
 
 class DuplicateKeyError(Exception):
@@ -67,15 +67,15 @@ class Transaction(Protocol):
         """Delete the named keys, or every tag of the ARN when keys is None."""
         ...
 
-    def get_minute(self, key: MinuteKey) -> dict[str, Any] | None: ...
+    def get_aggregate(self, key: AggregateKey) -> dict[str, Any] | None: ...
 
-    def put_minute(self, key: MinuteKey, body: dict[str, Any]) -> None:
-        """Insert or replace one minute's aggregate."""
+    def put_aggregate(self, key: AggregateKey, body: dict[str, Any]) -> None:
+        """Insert or replace one interval's aggregate."""
         ...
 
-    def find_minutes(
+    def find_aggregates(
         self, kind: str, scope: Scope, endpoint: str | None = None, experiment: str | None = None
-    ) -> list[tuple[MinuteKey, dict[str, Any]]]: ...
+    ) -> list[tuple[AggregateKey, dict[str, Any]]]: ...
 
 
 class Store(Protocol):

@@ -10,7 +10,7 @@ from typing import Any
 
 from shadowserve.domain.arns import ResourceKind, Scope
 from shadowserve.domain.errors import StaleWrite
-from shadowserve.store.base import Document, DuplicateKeyError, MinuteKey
+from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError
 
 _Key = tuple[ResourceKind, Scope, str]
 
@@ -19,7 +19,7 @@ class MemoryState:
     def __init__(self) -> None:
         self.documents: dict[_Key, Document] = {}
         self.tags: dict[str, dict[str, str]] = {}
-        self.minutes: dict[MinuteKey, dict[str, Any]] = {}
+        self.minutes: dict[AggregateKey, dict[str, Any]] = {}
 
 
 class MemoryStore:
@@ -84,16 +84,16 @@ class MemoryTransaction:
         for key in keys:
             self._s.tags.get(arn, {}).pop(key, None)
 
-    def get_minute(self, key: MinuteKey) -> dict[str, Any] | None:
+    def get_aggregate(self, key: AggregateKey) -> dict[str, Any] | None:
         found = self._s.minutes.get(key)
         return copy.deepcopy(found) if found is not None else None
 
-    def put_minute(self, key: MinuteKey, body: dict[str, Any]) -> None:
+    def put_aggregate(self, key: AggregateKey, body: dict[str, Any]) -> None:
         self._s.minutes[key] = copy.deepcopy(body)
 
-    def find_minutes(
+    def find_aggregates(
         self, kind: str, scope: Scope, endpoint: str | None = None, experiment: str | None = None
-    ) -> list[tuple[MinuteKey, dict[str, Any]]]:
+    ) -> list[tuple[AggregateKey, dict[str, Any]]]:
         return sorted(
             (
                 (key, copy.deepcopy(body))
@@ -103,7 +103,7 @@ class MemoryTransaction:
                 and (endpoint is None or key.endpoint == endpoint)
                 and (experiment is None or key.experiment == experiment)
             ),
-            key=lambda item: item[0].minute,
+            key=lambda item: item[0].start,
         )
 
     def _checked(self, document: Document) -> _Key:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shadowserve.domain.arns import ResourceKind, Scope
 from shadowserve.domain.errors import StaleWrite
-from shadowserve.store.base import Document, DuplicateKeyError, MinuteKey
+from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError
 
 metadata = MetaData()
 
@@ -54,8 +54,8 @@ tags = Table(
     Column("position", Integer, nullable=False),
 )
 
-minutes = Table(
-    "minutes",
+aggregates = Table(
+    "aggregates",
     metadata,
     Column("kind", String(16), primary_key=True),
     Column("account", String(12), primary_key=True),
@@ -64,7 +64,7 @@ minutes = Table(
     Column("variant", String(64), primary_key=True),
     Column("role", String(16), primary_key=True),
     Column("experiment", String(128), primary_key=True),
-    Column("minute", Integer, primary_key=True),
+    Column("start", Integer, primary_key=True),
     Column("body", Text, nullable=False),
 )
 
@@ -210,16 +210,16 @@ class SqlTransaction:
                 position += 1
             existing[key] = value
 
-    def get_minute(self, key: MinuteKey) -> dict[str, Any] | None:
-        row = self._c.execute(select(minutes.c.body).where(_minute_key(key))).first()
+    def get_aggregate(self, key: AggregateKey) -> dict[str, Any] | None:
+        row = self._c.execute(select(aggregates.c.body).where(_aggregate_key(key))).first()
         return None if row is None else dict(json.loads(row.body))
 
-    def put_minute(self, key: MinuteKey, body: dict[str, Any]) -> None:
+    def put_aggregate(self, key: AggregateKey, body: dict[str, Any]) -> None:
         text = json.dumps(body)
-        updated = self._c.execute(update(minutes).where(_minute_key(key)).values(body=text))
+        updated = self._c.execute(update(aggregates).where(_aggregate_key(key)).values(body=text))
         if updated.rowcount == 0:
             self._c.execute(
-                insert(minutes).values(
+                insert(aggregates).values(
                     kind=key.kind,
                     account=key.scope.account,
                     region=key.scope.region,
@@ -227,34 +227,34 @@ class SqlTransaction:
                     variant=key.variant,
                     role=key.role,
                     experiment=key.experiment,
-                    minute=key.minute,
+                    start=key.start,
                     body=text,
                 )
             )
 
-    def find_minutes(
+    def find_aggregates(
         self, kind: str, scope: Scope, endpoint: str | None = None, experiment: str | None = None
-    ) -> list[tuple[MinuteKey, dict[str, Any]]]:
-        query = select(minutes).where(
-            minutes.c.kind == kind,
-            minutes.c.account == scope.account,
-            minutes.c.region == scope.region,
+    ) -> list[tuple[AggregateKey, dict[str, Any]]]:
+        query = select(aggregates).where(
+            aggregates.c.kind == kind,
+            aggregates.c.account == scope.account,
+            aggregates.c.region == scope.region,
         )
         if endpoint is not None:
-            query = query.where(minutes.c.endpoint == endpoint)
+            query = query.where(aggregates.c.endpoint == endpoint)
         if experiment is not None:
-            query = query.where(minutes.c.experiment == experiment)
-        rows = self._c.execute(query.order_by(minutes.c.minute))
+            query = query.where(aggregates.c.experiment == experiment)
+        rows = self._c.execute(query.order_by(aggregates.c.start))
         return [
             (
-                MinuteKey(
+                AggregateKey(
                     row.kind,
                     scope,
                     row.endpoint,
                     row.variant,
                     row.role,
                     row.experiment,
-                    row.minute,
+                    row.start,
                 ),
                 json.loads(row.body),
             )
@@ -268,16 +268,16 @@ class SqlTransaction:
         self._c.execute(query)
 
 
-def _minute_key(key: MinuteKey) -> Any:
+def _aggregate_key(key: AggregateKey) -> Any:
     return and_(
-        minutes.c.kind == key.kind,
-        minutes.c.account == key.scope.account,
-        minutes.c.region == key.scope.region,
-        minutes.c.endpoint == key.endpoint,
-        minutes.c.variant == key.variant,
-        minutes.c.role == key.role,
-        minutes.c.experiment == key.experiment,
-        minutes.c.minute == key.minute,
+        aggregates.c.kind == key.kind,
+        aggregates.c.account == key.scope.account,
+        aggregates.c.region == key.scope.region,
+        aggregates.c.endpoint == key.endpoint,
+        aggregates.c.variant == key.variant,
+        aggregates.c.role == key.role,
+        aggregates.c.experiment == key.experiment,
+        aggregates.c.start == key.start,
     )
 
 

@@ -1,0 +1,1 @@
+"""The web dashboard: static pages under /ui/ reading the JSON APIs (no build step)."""
