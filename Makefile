@@ -15,10 +15,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/shadowserve demo
 
-# The tests start throwaway PostgreSQL servers; install Debian's if it is missing.
+# The tests start throwaway PostgreSQL servers and drive the dashboard in Chromium;
+# install Debian's packages when they are missing.
 system-deps:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql)
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests

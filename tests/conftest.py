@@ -18,6 +18,10 @@ from shadowserve.cli.server_process import ServerProcess
 from tests import builders
 from tests.echo_container import echo_container
 
+# The data-plane server (S3 through moto, an event log, tight shadow bounds) and its model
+# builders, for the data-plane and dashboard tests.
+pytest_plugins = ["tests.dataplane_fixtures"]
+
 ROLE = "arn:aws:iam::123456789012:role/shadowserve-tests"
 FAST = ["--reconcile-interval", "0.1"]
 

@@ -15,7 +15,7 @@ import pytest
 from shadowserve.cli.server_process import ServerProcess
 from tests.capture_reader import CapturedRecord, read_capture_file
 from tests.conftest import FAST, client
-from tests.dataplane.conftest import Models
+from tests.dataplane_fixtures import Models
 from tests.dataplane_support import SCALING_MODEL, MotoServer, metric, model_archive, wait_until
 
 KEY_PATTERN = (

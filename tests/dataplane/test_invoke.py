@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.dataplane.conftest import MODEL_TIMEOUT, Models
+from tests.dataplane_fixtures import MODEL_TIMEOUT, Models
 from tests.dataplane_support import ContainerHandler, wait_until
 
 

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.conftest import FAST
-from tests.dataplane.conftest import Models
+from tests.dataplane_fixtures import Models
 from tests.dataplane_support import (
     ContainerHandler,
     metric,

@@ -17,7 +17,7 @@ import pytest
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.conftest import client
-from tests.dataplane.conftest import Models
+from tests.dataplane_fixtures import Models
 from tests.dataplane_support import model_archive, wait_until
 
 

@@ -9,7 +9,7 @@ import time
 import uuid
 from typing import Any
 
-from tests.dataplane.conftest import SHADOW_TIMEOUT, Models
+from tests.dataplane_fixtures import SHADOW_TIMEOUT, Models
 from tests.dataplane_support import metric, wait_until, worker_pids
 
 

@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
-def test_demo_runs_end_to_end() -> None:
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "shadowserve.cli", "demo"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+        [sys.executable, "-m", "shadowserve.cli", "demo", "--data-dir", str(tmp_path / "demo"),
+         "--port", "0"],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
     out = result.stdout
-    assert "experiment status: Running" in out
-    assert "experiment status: Completed" in out
-    assert "production variants are now ['candidate']" in out
-    assert "and it answers from ['candidate']" in out
-    assert "Server stopped cleanly." in out
+    assert result.returncode == 0, out + result.stderr
+    for expected in (
+        "1. Train two models",
+        "experiment cancer-v2-shadow: Running",
+        "1138/1138",
+        "Verdict:",
+        "/ui/experiment.html?name=cancer-v2-shadow",
+        "experiment cancer-v2-shadow: Completed",
+        "is in production",
+        "records in",
+        "Server stopped cleanly.",
+    ):
+        assert expected in out, expected
+    if "Verdict: PROMOTE" in out:
+        assert "requests answered by ['candidate']" in out
+    captured = list((tmp_path / "demo" / "objects" / "demo-capture").rglob("*.jsonl"))
+    assert captured

@@ -1,185 +1,248 @@
-"""``shadowserve demo``: a scripted walk through a shadow test over the SageMaker API.
+"""``shadowserve demo``: a real shadow test from start to promotion, on the embedded defaults
+(SQLite, local object store).
 
-It starts a server, packages two small models as SageMaker model.tar.gz archives in the
-local object store, then, as a user would with boto3: creates the models and an endpoint,
-sends traffic, runs an inference experiment that mirrors it to the candidate, and stops the
-experiment with a promotion. (The full demo with trained models comes with the demo issue.)
+It starts a server; trains a production model and a stronger candidate; packages both as
+SageMaker model.tar.gz archives in the object store; creates models, endpoint config and
+endpoint with boto3; runs an inference experiment with data capture; replays the data set as
+live traffic; prints the comparison report and the dashboard's address; stops the
+experiment, promoting the candidate if the verdict says so; shows the endpoint answering from
+the promoted model; and says where the captured files are.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
-import tempfile
+import random
+import shutil
+import socket
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import boto3
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from shadowserve.cli.server_process import ServerProcess
+from shadowserve.cli.demo_models import DemoData, TrainedModel, load_data, train
+from shadowserve.cli.report import fetch_report, print_report
+from shadowserve.cli.server_process import ServerProcess, free_port
 
-ROLE = "arn:aws:iam::123456789012:role/demo"
+ROLE = "arn:aws:iam::123456789012:role/shadowserve-demo"
+ENDPOINT, EXPERIMENT = "cancer-screening", "cancer-v2-shadow"
+MODEL_BUCKET, CAPTURE = "demo-models", "s3://demo-capture/cancer-screening"
+# The demo's promotion policy: a stronger candidate is expected to disagree with production
+# on some cases and may be somewhat slower (docs/report.md explains each threshold).
+DEMO_THRESHOLDS = {"min_output_agreement": 0.8, "max_latency_increase": 1.0}
+PASSES = 2  # the data set is replayed twice, in a shuffled order
 
-# Two toy churn models: the candidate also weighs how recently the customer was active.
-MODEL_CODE = {
-    "churn-v1": "def model_fn(model_dir):\n"
-    "    return lambda rows: [int(r['complaints'] > 2) for r in rows]\n",
-    "churn-v2": "def model_fn(model_dir):\n"
-    "    return lambda rows: [int(r['complaints'] > 2 or r['idle_days'] > 60) for r in rows]\n",
-}
-
-
-def _package(data_dir: Path, name: str) -> str:
-    """Write model.tar.gz (code/inference.py) where s3://models/<name>/ resolves locally."""
-    code = MODEL_CODE[name].encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo("code/inference.py")
-        info.size = len(code)
-        tar.addfile(info, io.BytesIO(code))
-    target = data_dir / "objects" / "models" / name / "model.tar.gz"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(buffer.getvalue())
-    return f"s3://models/{name}/model.tar.gz"
+console = Console(highlight=False)
 
 
-def _variant(model: str, variant: str) -> dict[str, Any]:
-    return {
-        "ModelName": model,
-        "VariantName": variant,
-        "InfrastructureConfig": {
-            "InfrastructureType": "RealTimeInference",
-            "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
-        },
-    }
+def run_demo(data_dir: Path, port: int | None, keep_running: bool) -> None:
+    if data_dir.exists():
+        shutil.rmtree(data_dir)  # each demo starts from nothing
+    port = port if port and _port_free(port) else free_port()
+    args = ["--reconcile-interval", "0.25", "--capture-flush-seconds", "2"]
+    server = ServerProcess(data_dir, port=port, extra_args=args).start()
+    try:
+        console.rule("[bold]shadowserve demo")
+        console.print(f"Server on [bold]{server.url}[/] with its data in {data_dir}/")
+        Demo(server, data_dir).run()
+        if keep_running:
+            console.print(f"\nThe server keeps running at {server.url} (Ctrl-C to stop it).")
+            _wait_for_interrupt(server)
+    finally:
+        server.stop()
+    console.print("Server stopped cleanly.")
 
 
-def _wait_for(sagemaker: Any, name: str, wanted: str) -> dict[str, Any]:
-    seen = None
-    for _ in range(120):
-        described: dict[str, Any] = sagemaker.describe_inference_experiment(Name=name)
-        if described["Status"] != seen:
-            seen = described["Status"]
-            click.echo(f"    experiment status: {seen}")
-        if seen == wanted:
-            return described
-        time.sleep(0.25)
-    raise click.ClickException(f"experiment {name} never reached {wanted}")
+class Demo:
+    def __init__(self, server: ServerProcess, data_dir: Path) -> None:
+        self.server = server
+        self.data_dir = data_dir
+        credentials = {
+            "endpoint_url": server.url,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "demo",
+            "aws_secret_access_key": "demo",
+        }
+        self.sagemaker: Any = boto3.client("sagemaker", **credentials)
+        self.runtime: Any = boto3.client("sagemaker-runtime", **credentials)
 
+    def run(self) -> None:
+        data = load_data()
+        production, candidate = self._train(data)
+        self._deploy(production, candidate)
+        self._experiment()
+        self._replay(data)
+        report = self._report()
+        promote = report["verdict"]["decision"] == "promote"
+        self._stop(promote, production, candidate)
+        self._show_capture()
 
-def run_demo() -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="shadowserve-demo-"))
-    with ServerProcess(data_dir, extra_args=["--reconcile-interval", "0.2"]) as server:
-        click.echo(f"shadowserve is listening on {server.url} (data in {data_dir})")
-        sagemaker = boto3.client(
-            "sagemaker",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id="demo",
-            aws_secret_access_key="demo",
-        )
-        runtime = boto3.client(
-            "sagemaker-runtime",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id="demo",
-            aws_secret_access_key="demo",
-        )
-        _walk(sagemaker, runtime, data_dir, server.url)
-    click.echo("Server stopped cleanly.")
+    def _train(self, data: DemoData) -> tuple[TrainedModel, TrainedModel]:
+        console.print("\n[bold]1. Train two models[/] on scikit-learn's breast-cancer data")
+        production, candidate = train(data)
+        for role, model in (("production", production), ("candidate", candidate)):
+            console.print(
+                f"   {role:10} {model.name}: {model.description}, "
+                f"held-out accuracy {model.accuracy:.1%}"
+            )
+        return production, candidate
 
-
-def _traffic(runtime: Any, count: int) -> list[Any]:
-    answers = []
-    for index in range(count):
-        row = {"complaints": index % 5, "idle_days": (index * 17) % 90}
-        response = runtime.invoke_endpoint(
-            EndpointName="churn", Body=json.dumps([row]), ContentType="application/json"
-        )
-        answers.append((response["InvokedProductionVariant"], json.loads(response["Body"].read())))
-    return answers
-
-
-def _shadow_copies(url: str) -> int:
-    with urllib.request.urlopen(f"{url}/metrics") as response:
-        text = response.read().decode()
-    prefix = 'shadowserve_shadow_requests_total{endpoint="churn",outcome="succeeded"'
-    return sum(
-        int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith(prefix)
-    )
-
-
-def _walk(sagemaker: Any, runtime: Any, data_dir: Path, url: str) -> None:
-    click.echo("1. Two models packaged as model.tar.gz: the one in production and a candidate")
-    for name in ("churn-v1", "churn-v2"):
-        sagemaker.create_model(
-            ModelName=name,
-            PrimaryContainer={
-                "Image": "shadowserve/python",
-                "ModelDataUrl": _package(data_dir, name),
-            },
-            ExecutionRoleArn=ROLE,
-        )
-    click.echo("2. An endpoint serving churn-v1")
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="churn-config",
-        ProductionVariants=[_production_variant()],
-    )
-    sagemaker.create_endpoint(EndpointName="churn", EndpointConfigName="churn-config")
-    sagemaker.get_waiter("endpoint_in_service").wait(
-        EndpointName="churn", WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-    )
-    click.echo("    endpoint churn is InService")
-    answers = _traffic(runtime, 5)
-    click.echo(f"    5 requests answered by {sorted({variant for variant, _ in answers})}")
-    click.echo("3. An inference experiment shadowing churn-v2 on 50% of traffic")
-    sagemaker.create_inference_experiment(
-        Name="churn-v2-shadow",
-        Type="ShadowMode",
-        RoleArn=ROLE,
-        EndpointName="churn",
-        ModelVariants=[_variant("churn-v1", "AllTraffic"), _variant("churn-v2", "candidate")],
-        ShadowModeConfig={
-            "SourceModelVariantName": "AllTraffic",
-            "ShadowModelVariants": [
-                {"ShadowModelVariantName": "candidate", "SamplingPercentage": 50}
+    def _deploy(self, production: TrainedModel, candidate: TrainedModel) -> None:
+        console.print("\n[bold]2. Package, create and deploy[/] through the SageMaker API (boto3)")
+        for model in (production, candidate):
+            key = f"{model.name}/model.tar.gz"
+            target = self.data_dir / "objects" / MODEL_BUCKET / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(model.archive())
+            self.sagemaker.create_model(
+                ModelName=model.name,
+                PrimaryContainer={
+                    "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sklearn:1.2-1",
+                    "ModelDataUrl": f"s3://{MODEL_BUCKET}/{key}",
+                },
+                ExecutionRoleArn=ROLE,
+            )
+            console.print(f"   model {model.name} ← s3://{MODEL_BUCKET}/{key}")
+        self.sagemaker.create_endpoint_config(
+            EndpointConfigName=f"{ENDPOINT}-v1",
+            ProductionVariants=[
+                {"VariantName": "AllTraffic", "ModelName": production.name,
+                 "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}
             ],
-        },
-    )
-    running = _wait_for(sagemaker, "churn-v2-shadow", "Running")
-    click.echo(f"    endpoint now runs config {running['EndpointMetadata']['EndpointConfigName']}")
-    endpoint = sagemaker.describe_endpoint(EndpointName="churn")
-    shadows = [v["VariantName"] for v in endpoint.get("ShadowProductionVariants", [])]
-    click.echo(f"    shadow variants on the endpoint: {shadows}")
-    answers = _traffic(runtime, 40)
-    time.sleep(1)
-    click.echo(
-        f"    40 requests answered by {sorted({variant for variant, _ in answers})}; "
-        f"about half were copied to the candidate: {_shadow_copies(url)} shadow answers"
-    )
-    click.echo("4. Stop the experiment and promote the candidate")
-    sagemaker.stop_inference_experiment(
-        Name="churn-v2-shadow",
-        ModelVariantActions={"AllTraffic": "Remove", "candidate": "Promote"},
-        Reason="candidate is ready",
-    )
-    done = _wait_for(sagemaker, "churn-v2-shadow", "Completed")
-    click.echo(f"    variants: {[(v['VariantName'], v['Status']) for v in done['ModelVariants']]}")
-    endpoint = sagemaker.describe_endpoint(EndpointName="churn")
-    production = [v["VariantName"] for v in endpoint["ProductionVariants"]]
-    click.echo(f"    endpoint churn's production variants are now {production}")
-    answers = _traffic(runtime, 3)
-    click.echo(f"    and it answers from {sorted({variant for variant, _ in answers})}")
+        )  # fmt: skip
+        self.sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-v1")
+        started = time.monotonic()
+        self.sagemaker.get_waiter("endpoint_in_service").wait(
+            EndpointName=ENDPOINT, WaiterConfig={"Delay": 0.5, "MaxAttempts": 240}
+        )
+        console.print(
+            f"   endpoint {ENDPOINT}: InService after {time.monotonic() - started:.1f}s "
+            f"(2 worker processes serving {production.name})"
+        )
+
+    def _experiment(self) -> None:
+        console.print("\n[bold]3. Start an inference experiment[/]: shadow cancer-v2, capture on")
+        infrastructure = {
+            "InfrastructureType": "RealTimeInference",
+            "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 2},
+        }
+        self.sagemaker.create_inference_experiment(
+            Name=EXPERIMENT, Type="ShadowMode", RoleArn=ROLE, EndpointName=ENDPOINT,
+            ModelVariants=[
+                {"ModelName": "cancer-v1", "VariantName": "AllTraffic",
+                 "InfrastructureConfig": infrastructure},
+                {"ModelName": "cancer-v2", "VariantName": "candidate",
+                 "InfrastructureConfig": infrastructure},
+            ],
+            ShadowModeConfig={"SourceModelVariantName": "AllTraffic", "ShadowModelVariants": [
+                {"ShadowModelVariantName": "candidate", "SamplingPercentage": 100}]},
+            DataStorageConfig={"Destination": CAPTURE, "ContentType": {
+                "CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]}},
+        )  # fmt: skip
+        status = self._wait_for("Running")
+        console.print(f"   experiment {EXPERIMENT}: {status}")
+
+    def _replay(self, data: DemoData) -> None:
+        console.print("\n[bold]4. Replay the data set as live traffic[/] (every request copied)")
+        order = [index for _ in range(PASSES) for index in range(len(data.rows))]
+        random.Random(1).shuffle(order)
+        columns = (TextColumn("   requests"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())  # fmt: skip
+        variants: dict[str, int] = {}
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("replay", total=len(order))
+            for index in order:
+                row = ",".join(f"{value:.6g}" for value in data.rows[index])
+                response = self.runtime.invoke_endpoint(
+                    EndpointName=ENDPOINT, Body=row, ContentType="text/csv",
+                    InferenceId=f"case-{index}-{progress.tasks[0].completed:.0f}",
+                )  # fmt: skip
+                name = response["InvokedProductionVariant"]
+                variants[name] = variants.get(name, 0) + 1
+                progress.advance(task)
+        console.print(f"   answered by {variants}; the candidate's answers never reach callers")
+        time.sleep(3)  # let the last copies, comparisons and capture files land
+
+    def _report(self) -> dict[str, Any]:
+        console.print("\n[bold]5. The comparison report[/] (shadowserve report)")
+        report = fetch_report(self.server.url, EXPERIMENT, "us-east-1", DEMO_THRESHOLDS)
+        print_report(report, as_json=False, console=console)
+        console.print(
+            f"   demo thresholds: outputs agree ≥ {DEMO_THRESHOLDS['min_output_agreement']:.0%}, "
+            f"p99 at most {1 + DEMO_THRESHOLDS['max_latency_increase']:.0f}x production's"
+        )
+        thresholds = "".join(f"&{key}={value}" for key, value in DEMO_THRESHOLDS.items())
+        console.print(
+            f"   dashboard: {self.server.url}/ui/experiment.html?name={EXPERIMENT}{thresholds}"
+            " (use --keep-running to keep it up)",
+            soft_wrap=True,  # keep the address on one line, for copying
+        )
+        return report
+
+    def _stop(self, promote: bool, production: TrainedModel, candidate: TrainedModel) -> None:
+        actions = {"AllTraffic": "Remove", "candidate": "Promote"} if promote else {
+            "AllTraffic": "Retain", "candidate": "Remove"}  # fmt: skip
+        verb = "promote the candidate" if promote else "keep production, remove the candidate"
+        console.print(f"\n[bold]6. Stop the experiment[/]: {verb}")
+        self.sagemaker.stop_inference_experiment(
+            Name=EXPERIMENT, ModelVariantActions=actions, Reason=f"demo verdict: {verb}"
+        )
+        console.print(f"   experiment {EXPERIMENT}: {self._wait_for('Completed')}")
+        self.sagemaker.get_waiter("endpoint_in_service").wait(
+            EndpointName=ENDPOINT, WaiterConfig={"Delay": 0.5, "MaxAttempts": 240}
+        )
+        endpoint = self.sagemaker.describe_endpoint(EndpointName=ENDPOINT)
+        names = [v["VariantName"] for v in endpoint["ProductionVariants"]]
+        config = self.sagemaker.describe_endpoint_config(
+            EndpointConfigName=endpoint["EndpointConfigName"]
+        )
+        models = [v["ModelName"] for v in config["ProductionVariants"]]
+        answered = {
+            self.runtime.invoke_endpoint(
+                EndpointName=ENDPOINT, Body=",".join(["15"] * 30), ContentType="text/csv"
+            )["InvokedProductionVariant"]
+            for _ in range(5)
+        }
+        serving = candidate.name if promote else production.name
+        console.print(
+            f"   endpoint {ENDPOINT} now serves variants {names} (model {models}); "
+            f"requests answered by {sorted(answered)}: {serving} is in production"
+        )
+
+    def _show_capture(self) -> None:
+        console.print("\n[bold]7. Captured data[/] (SageMaker's data-capture format)")
+        root = self.data_dir / "objects" / "demo-capture"
+        files = sorted(root.rglob("*.jsonl"))
+        records = sum(len(path.read_text().splitlines()) for path in files)
+        console.print(f"   {records} records in {len(files)} files under {root}/")
+        # <prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>
+        variants = sorted({path.relative_to(root).parts[2] for path in files})
+        console.print(f"   one folder per variant: {variants}, then yyyy/mm/dd/hh/")
+
+    def _wait_for(self, status: str) -> str:
+        for _ in range(240):
+            current: str = self.sagemaker.describe_inference_experiment(Name=EXPERIMENT)["Status"]
+            if current == status:
+                return current
+            time.sleep(0.25)
+        raise click.ClickException(f"experiment {EXPERIMENT} never reached {status}")
 
 
-def _production_variant() -> dict[str, Any]:
-    return {
-        "VariantName": "AllTraffic",
-        "ModelName": "churn-v1",
-        "InitialInstanceCount": 1,
-        "InstanceType": "ml.m5.large",
-    }
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for_interrupt(server: ServerProcess) -> None:
+    try:
+        while server.process is not None and server.process.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass

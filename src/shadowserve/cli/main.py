@@ -239,9 +239,28 @@ def report(
 
 
 @cli.command()
-def demo() -> None:
-    """A scripted walk through the API (the full demo comes with the demo issue)."""
-    run_demo()
+@click.option(
+    "--data-dir",
+    default=".shadowserve/demo",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where the demo's server keeps its state (emptied first).",
+)
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=int,
+    help="The server's port (a free one if this one is taken).",
+)
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="Leave the server running at the end, e.g. to look at the dashboard.",
+)
+def demo(data_dir: Path, port: int, keep_running: bool) -> None:
+    """A real shadow test from start to promotion, in under two minutes."""
+    run_demo(data_dir, port, keep_running)
 
 
 def main() -> None:

@@ -4,6 +4,11 @@
 "use strict";
 
 const name = params.get("name");
+// Verdict thresholds in the page's address are passed on (see docs/report.md).
+const THRESHOLDS = ["min_pairs", "min_output_agreement", "max_error_rate_increase",
+                    "max_latency_increase", "confidence"];
+const thresholdQuery = THRESHOLDS.filter((key) => params.has(key))
+  .map((key) => `&${key}=${encodeURIComponent(params.get(key))}`).join("");
 const ACTIVE = ["Creating", "Created", "Starting", "Running", "Updating", "Stopping"];
 const COLORS = { production: "#2563eb", shadow: "#d97706", agreement: "#15803d" };
 const VERDICTS = { promote: "promote", dont_promote: "don't promote",
@@ -92,7 +97,7 @@ function drawCharts(timeline) {
     [], { hour: "2-digit", minute: "2-digit", second: "2-digit" }));
   drawChart("chart-invocations", labels, [
     line("production", series(timeline, "production", (v) => v.invocations), COLORS.production),
-    line("shadow", series(timeline, "shadow", (v) => v.invocations), COLORS.shadow)]);
+    line("shadow", series(timeline, "shadow", (v) => v.invocations), COLORS.shadow, true)]);
   drawChart("chart-latency", labels, [
     line("production p50", series(timeline, "production", (v) => v.p50_ms), COLORS.production),
     line("production p99", series(timeline, "production", (v) => v.p99_ms),
@@ -152,7 +157,7 @@ function render(report) {
 async function refresh() {
   try {
     const report = await getJSON(
-      `/api/experiments/${encodeURIComponent(name)}/report?region=${region}`);
+      `/api/experiments/${encodeURIComponent(name)}/report?region=${region}${thresholdQuery}`);
     document.getElementById("error").textContent = "";
     if (!render(report) && timer !== null) {
       clearInterval(timer);  // ended: the page stays as it is, readable

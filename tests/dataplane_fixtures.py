@@ -1,4 +1,5 @@
-"""A server with S3 (moto), an event log and tight shadow bounds, plus model builders."""
+"""Fixtures: a server with S3 (moto), an event log and tight shadow bounds, plus model
+builders. Loaded for every test directory by tests/conftest.py."""
 
 from __future__ import annotations
 
