@@ -12,8 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.dataplane_fixtures import Models
 from tests.dataplane.test_metrics_report import LABEL_MODEL
+from tests.dataplane_fixtures import Models
 from tests.dataplane_support import wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
