@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
 from shadowserve.capture.writer import CaptureLimits, CaptureWriter
+from shadowserve.cloudcontrol.worker import RequestWorker
 from shadowserve.config import Settings
 from shadowserve.dataplane.event_log import EventLog
 from shadowserve.dataplane.events import EventBus
@@ -27,7 +28,7 @@ from shadowserve.metrics.capture import CaptureCounters
 from shadowserve.metrics.shadow import ShadowCounters
 from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.objectstore import object_store
-from shadowserve.protocol import sagemaker
+from shadowserve.protocol import cloudcontrol, sagemaker
 from shadowserve.protocol.awsjson_service import AwsJsonService, load_service_model
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.endpoints import endpoint_status
@@ -56,6 +57,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     runtime = WorkerRuntime(routing, artifacts, settings.data_dir / "workers")
     plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=runtime)
     reconciler = Reconciler(plane, settings.reconcile_interval)
+    requests = RequestWorker(plane, min(0.2, settings.reconcile_interval))
     supervisor = Supervisor(runtime)
     registry = CollectorRegistry()
     events = EventBus()
@@ -103,10 +105,12 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         await shadows.start()
         supervisor.start()
         reconciler.start()
+        requests.start()
         try:
             yield
         finally:
             # Stop taking new work first, then stop what serves it.
+            requests.stop()
             reconciler.stop()
             await shadows.stop()
             await invoker.stop()
@@ -119,9 +123,15 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             store.close()
 
     sagemaker_service = AwsJsonService(load_service_model("sagemaker"), sagemaker.OPERATIONS)
+    cloud_control = AwsJsonService(
+        load_service_model("cloudcontrol"), cloudcontrol.OPERATIONS, cloudcontrol.NAMESPACE
+    )
     http = build_http_app(
         settings.account_id,
-        {"SageMaker": Mounted(sagemaker_service, plane)},
+        {
+            "SageMaker": Mounted(sagemaker_service, plane),
+            "CloudApiService": Mounted(cloud_control, plane),
+        },
         invoker,
         plane,
         registry,

@@ -39,5 +39,15 @@ class ResourceLimitExceeded(DomainError):
     """A quota was reached (AWS: ResourceLimitExceeded)."""
 
 
+class CodedError(DomainError):
+    """An error that already knows the AWS error code it is answered with (used where a
+    service has many codes of its own, like Cloud Control)."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
 class StaleWrite(Exception):
     """Optimistic concurrency: the record changed since it was read. Internal, never shown."""

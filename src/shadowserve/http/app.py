@@ -1,6 +1,6 @@
 """Routes, and nothing else: each door turns HTTP into a call of one adapter or service.
 
-- ``POST /``: awsJson services chosen by X-Amz-Target (SageMaker)
+- ``POST /``: awsJson services chosen by X-Amz-Target (SageMaker, CloudApiService)
 - ``POST /endpoints/{name}/invocations``: SageMaker Runtime's InvokeEndpoint
 - ``GET /api/overview``, ``GET /api/experiments/{name}/report``: JSON for the dashboard and CLI
 - ``/ui/``: the dashboard (static pages shipped in the package)

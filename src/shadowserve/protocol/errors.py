@@ -33,6 +33,8 @@ _TABLE: tuple[tuple[type[errors.DomainError], str, int], ...] = (
 
 
 def to_wire(error: errors.DomainError) -> WireError:
+    if isinstance(error, errors.CodedError):
+        return WireError(error.code, error.message, error.status)
     for cls, code, status in _TABLE:
         if isinstance(error, cls):
             return WireError(code, error.message, status)

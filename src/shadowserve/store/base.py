@@ -6,14 +6,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shadowserve.domain.arns import ResourceKind, Scope
+from shadowserve.domain.arns import Scope
 
 
 @dataclass
 class Document:
     """One stored resource. ``version`` counts writes, for optimistic concurrency."""
 
-    kind: ResourceKind
+    kind: str
     scope: Scope
     name_key: str
     body: dict[str, Any]
@@ -41,9 +41,9 @@ class DuplicateKeyError(Exception):
 class Transaction(Protocol):
     """A unit of work: everything done through it commits together or not at all."""
 
-    def get(self, kind: ResourceKind, scope: Scope, name_key: str) -> Document | None: ...
+    def get(self, kind: str, scope: Scope, name_key: str) -> Document | None: ...
 
-    def find_all(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
+    def find_all(self, kind: str, scope: Scope | None = None) -> list[Document]:
         """Every document of a kind, in one scope or (None) in all scopes."""
         ...
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from shadowserve.domain.arns import ResourceKind, Scope
+from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import StaleWrite
 from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError
 
-_Key = tuple[ResourceKind, Scope, str]
+_Key = tuple[str, Scope, str]
 
 
 class MemoryState:
@@ -43,11 +43,11 @@ class MemoryTransaction:
     def __init__(self, state: MemoryState) -> None:
         self._s = state
 
-    def get(self, kind: ResourceKind, scope: Scope, name_key: str) -> Document | None:
+    def get(self, kind: str, scope: Scope, name_key: str) -> Document | None:
         found = self._s.documents.get((kind, scope, name_key))
         return copy.deepcopy(found) if found else None
 
-    def find_all(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
+    def find_all(self, kind: str, scope: Scope | None = None) -> list[Document]:
         return [
             copy.deepcopy(doc)
             for (doc_kind, doc_scope, _), doc in self._s.documents.items()

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from shadowserve.domain.arns import ResourceKind, Scope
+from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import StaleWrite
 from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError
 
@@ -118,7 +118,7 @@ class SqlTransaction:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def get(self, kind: ResourceKind, scope: Scope, name_key: str) -> Document | None:
+    def get(self, kind: str, scope: Scope, name_key: str) -> Document | None:
         row = self._c.execute(
             select(resources.c.version, resources.c.body).where(_key(kind, scope, name_key))
         ).first()
@@ -126,8 +126,8 @@ class SqlTransaction:
             return None
         return Document(kind, scope, name_key, json.loads(row.body), row.version)
 
-    def find_all(self, kind: ResourceKind, scope: Scope | None = None) -> list[Document]:
-        query = select(resources).where(resources.c.kind == kind.value)
+    def find_all(self, kind: str, scope: Scope | None = None) -> list[Document]:
+        query = select(resources).where(resources.c.kind == str(kind))
         if scope is not None:
             query = query.where(
                 resources.c.account == scope.account, resources.c.region == scope.region
@@ -148,7 +148,7 @@ class SqlTransaction:
             with self._c.begin_nested():
                 self._c.execute(
                     insert(resources).values(
-                        kind=document.kind.value,
+                        kind=str(document.kind),
                         account=document.scope.account,
                         region=document.scope.region,
                         name_key=document.name_key,
@@ -281,9 +281,9 @@ def _aggregate_key(key: AggregateKey) -> Any:
     )
 
 
-def _key(kind: ResourceKind, scope: Scope, name_key: str) -> Any:
+def _key(kind: str, scope: Scope, name_key: str) -> Any:
     return and_(
-        resources.c.kind == kind.value,
+        resources.c.kind == str(kind),
         resources.c.account == scope.account,
         resources.c.region == scope.region,
         resources.c.name_key == name_key,

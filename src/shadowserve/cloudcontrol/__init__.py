@@ -1,0 +1,1 @@
+"""The Cloud Control API: SageMaker resources as CloudFormation resource types."""
