@@ -108,3 +108,22 @@ def test_cli_reports_errors_like_aws(aws_cli: Any) -> None:
     assert bad.returncode == 255
     assert "(ValidationException)" in bad.stderr
     assert "at 'modelName' failed to satisfy constraint" in bad.stderr
+
+
+def test_cli_speaks_cloud_control(aws_cli: Any, sagemaker: Any, unique: Any) -> None:
+    name = unique("cli-cc")
+    created = parse_json(
+        aws_cli("cloudcontrol", "create-resource", "--type-name", "AWS::SageMaker::Model",
+                "--desired-state", json.dumps({"ModelName": name,
+                                               "PrimaryContainer": {"Image": "x"}}))
+    )  # fmt: skip
+    token = created["ProgressEvent"]["RequestToken"]
+    waited = aws_cli("cloudcontrol", "wait", "resource-request-success", "--request-token", token)
+    assert waited.returncode == 0, waited.stderr
+    arn = sagemaker.describe_model(ModelName=name)["ModelArn"]
+    got = parse_json(aws_cli("cloudcontrol", "get-resource", "--type-name",
+                             "AWS::SageMaker::Model", "--identifier", arn))  # fmt: skip
+    assert json.loads(got["ResourceDescription"]["Properties"])["ModelName"] == name
+    listed = parse_json(aws_cli("cloudcontrol", "list-resources", "--type-name",
+                                "AWS::SageMaker::Model"))  # fmt: skip
+    assert arn in [d["Identifier"] for d in listed["ResourceDescriptions"]]

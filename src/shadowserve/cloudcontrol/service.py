@@ -74,8 +74,7 @@ def update_resource(plane: ControlPlane, scope: Scope, type_name: str, identifie
                     patch_document: str, client_token: str | None) -> ResourceRequest:  # fmt: skip
     kind = resource_type(type_name)
     operations = _parse_patch(patch_document)
-    touched = {str(op.get("path", "")).split("/")[1] for op in operations if op.get("path")}
-    fixed = sorted(touched & kind.schema.create_only)
+    fixed = sorted(_changed_properties(operations) & kind.schema.create_only)
     if fixed:
         paths = ", ".join(f"/properties/{name}" for name in fixed)
         raise CloudControlError(
@@ -233,6 +232,13 @@ def _parse_patch(text: str) -> list[dict[str, Any]]:
     if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
         raise InvalidInput("Invalid patch document: expected a JSON array of operations")
     return operations
+
+
+def _changed_properties(operations: list[dict[str, Any]]) -> set[str]:
+    """Top-level properties a patch changes (``test`` reads only; ``move`` changes both ends)."""
+    pointers = [op.get("path") for op in operations if op.get("op") != "test"]
+    pointers += [op.get("from") for op in operations if op.get("op") == "move"]
+    return {str(p).split("/")[1] for p in pointers if isinstance(p, str) and p.count("/")}
 
 
 def _validate(schema: ResourceSchema, model: dict[str, Any]) -> None:
