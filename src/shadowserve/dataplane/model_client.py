@@ -51,8 +51,9 @@ async def call_model(
     if call.custom_attributes:
         headers["x-amzn-sagemaker-custom-attributes"] = call.custom_attributes
     started = time.perf_counter_ns()
-    # A refused connection never reached the model, so another worker may take the call;
-    # a connection lost mid-request is not retried (the model may have acted on it).
+    # A worker that refuses or drops the connection (it died, or its kept-alive connection
+    # went stale) is taken out of routing and the call goes to another healthy worker of the
+    # variant. Inference is treated as idempotent; a timeout is never retried.
     for _ in range(len(pool.workers) or 1):
         url = pool.pick()
         if url is None:
@@ -62,7 +63,7 @@ async def call_model(
             response = await client.post(
                 f"{url}/invocations", content=call.body, headers=headers, timeout=timeout
             )
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             pool.mark_down(url)
             continue
         except httpx.TimeoutException:
