@@ -30,11 +30,14 @@ class ServerProcess:
         port: int | None = None,
         extra_args: list[str] | None = None,
         log_path: Path | None = None,
+        wrapper: list[str] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.extra_args = extra_args or []
         self.log_path = log_path or data_dir / "server.log"
+        # A command to run the server under, e.g. ["taskset", "-c", "1"] for benchmarks.
+        self.wrapper = wrapper or []
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,7 +47,7 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
-            sys.executable, "-m", "shadowserve.cli", "serve",
+            *self.wrapper, sys.executable, "-m", "shadowserve.cli", "serve",
             "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args,
         ]  # fmt: skip
         with self.log_path.open("ab") as log:

@@ -1,0 +1,1 @@
+"""`make bench`: gateway overhead, shadow isolation and capture cost, beside nginx's mirror."""

@@ -1,0 +1,156 @@
+"""The processes a benchmark run starts (stubs, shadowserve, nginx) and what it reads of
+them (CPU time, resident memory). Every process is stopped by its pid."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shadowserve.cli.server_process import free_port
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def pinned(cpu: int) -> list[str]:
+    """Run on one CPU when the machine has two or more (the method pins gateway apart)."""
+    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+class Stub:
+    def __init__(self, mode: str, delay_ms: float = 500.0) -> None:
+        self.mode = mode
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [*pinned(0), sys.executable, "-m", "bench.stub", "--port", str(self.port),
+             "--mode", mode, "--delay-ms", str(delay_ms)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        stop_pid(self.process)
+
+
+def stop_pid(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mib(pid: int) -> float:
+    match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return round(int(match.group(1)) / 1024, 1) if match else 0.0
+
+
+NGINX_CONF = """
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {root}/body;
+  proxy_temp_path {root}/proxy;
+  fastcgi_temp_path {root}/fastcgi;
+  uwsgi_temp_path {root}/uwsgi;
+  scgi_temp_path {root}/scgi;
+  client_max_body_size 8m;
+  client_body_buffer_size 8m;
+  upstream production {{ server 127.0.0.1:{production}; keepalive 64; }}
+  upstream shadow {{ server 127.0.0.1:{shadow}; keepalive 64; }}
+  split_clients "$request_id" $mirrored {{ {percent}% 1; * 0; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      {mirror}
+      mirror_request_body on;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://production/invocations;
+    }}
+    location = /mirror {{
+      internal;
+      if ($mirrored = 0) {{ return 204; }}
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://shadow/invocations;
+    }}
+  }}
+}}
+"""
+
+
+class Nginx:
+    """nginx with ngx_http_mirror_module in front of the same stubs: the peer people use."""
+
+    def __init__(self, root: Path, production: int, shadow: int, percent: float) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/endpoints/bench/invocations"
+        mirror = "mirror /mirror;" if percent > 0 else ""
+        conf = NGINX_CONF.format(root=root, production=production, shadow=shadow,
+                                 percent=min(percent, 99.99), port=self.port, mirror=mirror)
+        if percent >= 100:
+            conf = conf.replace('split_clients "$request_id" $mirrored { 99.99% 1; * 0; }',
+                                'map $request_id $mirrored { default 1; }')
+        (root / "nginx.conf").write_text(conf)
+        self.process = subprocess.Popen(
+            [*pinned(1), "nginx", "-p", str(root), "-c", str(root / "nginx.conf"),
+             "-g", "daemon off; user root;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        stop_pid(self.process)
+
+
+def wrk_capacity(url: str, seconds: int, connections: int = 32) -> float:
+    """Closed-loop requests per second from wrk (POST of a small JSON body)."""
+    script = Path(os.environ.get("TMPDIR", "/tmp")) / f"shadowserve-wrk-{os.getpid()}.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.body = "[1, 2, 3]"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    result = subprocess.run(
+        [*pinned(0), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+        capture_output=True, text=True, timeout=seconds + 30, check=True,
+    )  # fmt: skip
+    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    if match is None:
+        raise RuntimeError(f"wrk printed no rate: {result.stdout}")
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} errors at capacity")
+    return float(match.group(1))
