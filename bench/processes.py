@@ -119,11 +119,19 @@ class Nginx:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/endpoints/bench/invocations"
         mirror = "mirror /mirror;" if percent > 0 else ""
-        conf = NGINX_CONF.format(root=root, production=production, shadow=shadow,
-                                 percent=min(percent, 99.99), port=self.port, mirror=mirror)
+        conf = NGINX_CONF.format(
+            root=root,
+            production=production,
+            shadow=shadow,
+            percent=min(percent, 99.99),
+            port=self.port,
+            mirror=mirror,
+        )
         if percent >= 100:
-            conf = conf.replace('split_clients "$request_id" $mirrored { 99.99% 1; * 0; }',
-                                'map $request_id $mirrored { default 1; }')
+            conf = conf.replace(
+                'split_clients "$request_id" $mirrored { 99.99% 1; * 0; }',
+                "map $request_id $mirrored { default 1; }",
+            )
         (root / "nginx.conf").write_text(conf)
         self.process = subprocess.Popen(
             [*pinned(1), "nginx", "-p", str(root), "-c", str(root / "nginx.conf"),

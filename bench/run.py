@@ -86,8 +86,10 @@ class Gateway:
 
     def start_shadow(self, endpoint: str, mode: str, sampling: int) -> str:
         name = f"shadow-{mode}-{int(time.time() * 1000) % 10**8}"
-        infra = {"InfrastructureType": "RealTimeInference",
-                 "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}
+        infra = {
+            "InfrastructureType": "RealTimeInference",
+            "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        }
         self.sm.create_inference_experiment(
             Name=name, Type="ShadowMode", RoleArn="arn:aws:iam::123456789012:role/bench",
             EndpointName=endpoint,
@@ -103,9 +105,15 @@ class Gateway:
         return name
 
     def set_sampling(self, name: str, sampling: int) -> None:
-        self.sm.update_inference_experiment(Name=name, ShadowModeConfig={
-            "SourceModelVariantName": "AllTraffic", "ShadowModelVariants": [
-                {"ShadowModelVariantName": "shadow", "SamplingPercentage": sampling}]})
+        self.sm.update_inference_experiment(
+            Name=name,
+            ShadowModeConfig={
+                "SourceModelVariantName": "AllTraffic",
+                "ShadowModelVariants": [
+                    {"ShadowModelVariantName": "shadow", "SamplingPercentage": sampling}
+                ],
+            },
+        )
         self._wait(name, "Running")
         time.sleep(0.5)  # the next reconciler pass publishes the new sampling to routing
 
@@ -203,8 +211,10 @@ def _latency(plan: Plan, gateway: Gateway, url: str, production: Stub,
                     for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms")}  # fmt: skip
         rows.append({"fraction": fraction, "rate": rate, "direct": direct, "gateway": through,
                      **overhead})  # fmt: skip
-        console.print(f"  {fraction:.0%} of capacity ({rate:.0f} rps): overhead p50 "
-                      f"{overhead['overhead_p50_ms']} ms, p99 {overhead['overhead_p99_ms']} ms")
+        console.print(
+            f"  {fraction:.0%} of capacity ({rate:.0f} rps): overhead p50 "
+            f"{overhead['overhead_p50_ms']} ms, p99 {overhead['overhead_p99_ms']} ms"
+        )
     return rows
 
 
@@ -222,8 +232,10 @@ def _isolation(plan: Plan, gateway: Gateway, url: str, rate: float) -> list[dict
             row = {"system": "shadowserve", "sampling": sampling, "mode": mode,
                    **gateway.measure(url, SMALL, rate, plan)}  # fmt: skip
             rows.append(row)
-            console.print(f"  {mode:5} {sampling:3}%: p99 {row['p99_ms']} ms, "
-                          f"{row['achieved_rps']} rps, errors {row['errors']}")
+            console.print(
+                f"  {mode:5} {sampling:3}%: p99 {row['p99_ms']} ms, "
+                f"{row['achieved_rps']} rps, errors {row['errors']}"
+            )
         if experiment is not None:
             gateway.stop_shadow(experiment, "bench")
     return rows
@@ -242,8 +254,10 @@ def _nginx(plan: Plan, work: Path, production: Stub, shadows: dict[str, Stub],
             finally:
                 nginx.stop()
             rows.append({"system": "nginx", "sampling": sampling, "mode": mode, **result})
-            console.print(f"  {mode:5} {sampling:3}%: p99 {result['p99_ms']} ms, "
-                          f"{result['achieved_rps']} rps, errors {result['errors']}")
+            console.print(
+                f"  {mode:5} {sampling:3}%: p99 {result['p99_ms']} ms, "
+                f"{result['achieved_rps']} rps, errors {result['errors']}"
+            )
     return rows
 
 
@@ -258,8 +272,10 @@ def _capture(plan: Plan, gateway: Gateway, production: Stub, shadows: dict[str, 
             row = {"payload": label, "capture": capture,
                    **gateway.measure(url, body, cell_rate, plan)}  # fmt: skip
             rows.append(row)
-            console.print(f"  {label} capture {capture:3}: p99 {row['p99_ms']} ms at "
-                          f"{cell_rate:.0f} rps, errors {row['errors']}")
+            console.print(
+                f"  {label} capture {capture:3}: p99 {row['p99_ms']} ms at "
+                f"{cell_rate:.0f} rps, errors {row['errors']}"
+            )
     down = Gateway(work / "sink-down", shadows, production,
                    ["--s3-endpoint-url", f"http://127.0.0.1:{free_port()}"])  # fmt: skip
     try:
@@ -274,8 +290,14 @@ def _capture(plan: Plan, gateway: Gateway, production: Stub, shadows: dict[str, 
 
 def _print(results: dict[str, Any]) -> None:
     table = Table(title="Shadow isolation: production p99 (ms) and achieved rps")
-    for column in ("shadow", "sampling", "shadowserve p99", "shadowserve rps", "nginx p99",
-                   "nginx rps"):
+    for column in (
+        "shadow",
+        "sampling",
+        "shadowserve p99",
+        "shadowserve rps",
+        "nginx p99",
+        "nginx rps",
+    ):
         table.add_column(column)
     nginx = {(r["mode"], r["sampling"]): r for r in results["nginx"]}
     for row in results["isolation"]:

@@ -28,7 +28,7 @@ from shadowserve.metrics.aggregator import Aggregator, AggregatorSettings
 from shadowserve.metrics.capture import CaptureCounters
 from shadowserve.metrics.shadow import ShadowCounters
 from shadowserve.metrics.variant import VariantMetrics
-from shadowserve.objectstore import object_store
+from shadowserve.objectstore import ObjectStore, object_store
 from shadowserve.protocol import cloudcontrol, sagemaker
 from shadowserve.protocol.awsjson_service import AwsJsonService, load_service_model
 from shadowserve.services.context import ControlPlane
@@ -49,6 +49,30 @@ class Application:
     http: Starlette
 
 
+def _consumers(
+    settings: Settings, store: SqlStore, objects: ObjectStore, registry: CollectorRegistry
+) -> tuple[EventLog | None, CaptureWriter, Aggregator]:
+    """What consumes invocation events: the optional event log, capture, and metrics."""
+    event_log = EventLog(settings.event_log) if settings.event_log else None
+    capture = CaptureWriter(
+        objects,
+        CaptureCounters(registry),
+        CaptureLimits(
+            flush_seconds=settings.capture_flush_seconds,
+            max_buffered_records=settings.capture_max_buffered_records,
+        ),
+    )
+    aggregator = Aggregator(
+        store,
+        VariantMetrics(registry),
+        AggregatorSettings(
+            output_tolerance=settings.output_tolerance,
+            pair_wait_seconds=settings.shadow_timeout + 30,
+        ),
+    )
+    return event_log, capture, aggregator
+
+
 def build_application(settings: Settings, clock: Clock | None = None) -> Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.database_url())
@@ -62,27 +86,10 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     supervisor = Supervisor(runtime)
     registry = CollectorRegistry()
     events = EventBus()
-    event_log = EventLog(settings.event_log) if settings.event_log else None
-    if event_log is not None:
-        events.subscribe(event_log)
-    capture = CaptureWriter(
-        objects,
-        CaptureCounters(registry),
-        CaptureLimits(
-            flush_seconds=settings.capture_flush_seconds,
-            max_buffered_records=settings.capture_max_buffered_records,
-        ),
-    )
-    events.subscribe(capture)
-    aggregator = Aggregator(
-        store,
-        VariantMetrics(registry),
-        AggregatorSettings(
-            output_tolerance=settings.output_tolerance,
-            pair_wait_seconds=settings.shadow_timeout + 30,
-        ),
-    )
-    events.subscribe(aggregator)
+    event_log, capture, aggregator = _consumers(settings, store, objects, registry)
+    for consumer in (event_log, capture, aggregator):
+        if consumer is not None:
+            events.subscribe(consumer)
     shadows = ShadowDispatcher(
         events,
         ShadowCounters(registry),

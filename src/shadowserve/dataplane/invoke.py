@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-import httpx
+import aiohttp
 
 from shadowserve.dataplane import errors
 from shadowserve.dataplane.events import ErrorKind, EventBus, Role
@@ -62,14 +62,14 @@ class Invoker:
         self._bus = bus
         self._lookup = lookup
         self._timeout = model_timeout
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        self._client = model_http_client(max_connections=1000, max_keepalive=200)
+        self._client = model_http_client(max_connections=1000)
 
     async def stop(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     async def invoke(self, request: InvokeRequest) -> InvokeResponse:
         started = time.perf_counter_ns()

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 from shadowserve.dataplane.events import ErrorKind, EventBus, InvocationEvent
 from shadowserve.dataplane.legs import Leg, leg_event
@@ -52,10 +52,10 @@ class ShadowDispatcher:
         self._timeout = timeout
         self._queue: asyncio.Queue[ShadowJob] = asyncio.Queue(queue_size)
         self._tasks: list[asyncio.Task[None]] = []
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        self._client = model_http_client(self._concurrency, self._concurrency)
+        self._client = model_http_client(self._concurrency)
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._concurrency)]
 
     async def stop(self) -> None:
@@ -65,7 +65,7 @@ class ShadowDispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     def submit(self, job: ShadowJob) -> None:
         """Hand a copy over without waiting; a full queue drops it (counted, with an event)."""
