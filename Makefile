@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint serve clean system-deps
+.PHONY: demo test lint serve clean system-deps bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +15,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/shadowserve demo
 
-# The tests start throwaway PostgreSQL servers and drive the dashboard in Chromium;
+# The tests start throwaway PostgreSQL servers, drive the dashboard in Chromium and run the
+# benchmark harness briefly (wrk, nginx);
 # install Debian's packages when they are missing.
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
@@ -28,9 +31,13 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests
 
+# Benchmarks (not part of `make test`): a few minutes, loopback only; see docs/benchmarks.md.
+bench: $(STAMP) system-deps
+	timeout 600 $(BIN)/python -m bench.run --out bench/results
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
 serve: $(STAMP)

@@ -1,0 +1,27 @@
+"""A few seconds of the benchmark harness, so it cannot rot. No timing is asserted: only that
+every phase ran and produced its figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_bench_harness_smoke(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads((tmp_path / "latest.json").read_text())
+    assert results["capacity"]["gateway_rps"] > 0
+    assert results["capacity"]["direct_rps"] > 0
+    assert results["latency"][0]["gateway"]["sent"] > 0
+    assert {row["system"] for row in results["isolation"] + results["nginx"]} == {
+        "shadowserve", "nginx"}  # fmt: skip
+    assert all(row["errors"] == 0 for row in results["isolation"])
+    assert {row["capture"] for row in results["capture"]} == {"off", "on", "sink down"}
+    assert (tmp_path / "isolation.png").stat().st_size > 1000
