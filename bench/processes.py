@@ -127,11 +127,10 @@ class Nginx:
             port=self.port,
             mirror=mirror,
         )
-        if percent >= 100:
-            conf = conf.replace(
-                'split_clients "$request_id" $mirrored { 99.99% 1; * 0; }',
-                "map $request_id $mirrored { default 1; }",
-            )
+        if percent >= 100 or percent <= 0:  # split_clients takes neither 0 % nor 100 %
+            split = f'split_clients "$request_id" $mirrored {{ {min(percent, 99.99)}% 1; * 0; }}'
+            always = f"map $request_id $mirrored {{ default {int(percent > 0)}; }}"
+            conf = conf.replace(split, always)
         (root / "nginx.conf").write_text(conf)
         self.process = subprocess.Popen(
             [*pinned(1), "nginx", "-p", str(root), "-c", str(root / "nginx.conf"),

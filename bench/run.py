@@ -13,6 +13,7 @@ import os
 import platform
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -102,6 +103,7 @@ class Gateway:
                 {"ShadowModelVariantName": "shadow", "SamplingPercentage": sampling}]},
         )  # fmt: skip
         self._wait(name, "Running")
+        time.sleep(2)  # let the new pools and routing settle before measuring
         return name
 
     def set_sampling(self, name: str, sampling: int) -> None:
@@ -115,7 +117,7 @@ class Gateway:
             },
         )
         self._wait(name, "Running")
-        time.sleep(0.5)  # the next reconciler pass publishes the new sampling to routing
+        time.sleep(1)  # the next reconciler pass publishes the new sampling to routing
 
     def stop_shadow(self, name: str, endpoint: str) -> None:
         self.sm.stop_inference_experiment(Name=name, ModelVariantActions={"shadow": "Remove"})
@@ -131,14 +133,27 @@ class Gateway:
             time.sleep(0.1)
         raise TimeoutError(f"{name} never reached {status}")
 
+    def shadow_counts(self) -> dict[str, float]:
+        """Cumulative shadow counters of the bench endpoint, by outcome, from /metrics."""
+        text = urllib.request.urlopen(f"{self.server.url}/metrics").read().decode()
+        counts: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith('shadowserve_shadow_requests_total{endpoint="bench"'):
+                outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+                counts[outcome] = counts.get(outcome, 0) + float(line.rsplit(" ", 1)[1])
+        return counts
+
     def measure(self, url: str, body: bytes, rate: float, plan: Plan) -> dict[str, Any]:
         cpu, rss = cpu_seconds(self.pid), rss_mib(self.pid)
+        before = self.shadow_counts()
         result = open_loop(url, body, rate, plan.seconds, plan.warmup).summary()
         requests = max(1, int(rate * (plan.seconds + plan.warmup)))
         result["gateway_cpu_us_per_request"] = round(
             (cpu_seconds(self.pid) - cpu) / requests * 1e6, 1
         )
         result["rss_before_mib"], result["rss_after_mib"] = rss, rss_mib(self.pid)
+        after = self.shadow_counts()
+        result["shadow"] = {k: after.get(k, 0) - before.get(k, 0) for k in after}
         return result
 
     def stop(self) -> None:
@@ -232,9 +247,12 @@ def _isolation(plan: Plan, gateway: Gateway, url: str, rate: float) -> list[dict
             row = {"system": "shadowserve", "sampling": sampling, "mode": mode,
                    **gateway.measure(url, SMALL, rate, plan)}  # fmt: skip
             rows.append(row)
+            copies = row["shadow"]
             console.print(
                 f"  {mode:5} {sampling:3}%: p99 {row['p99_ms']} ms, "
-                f"{row['achieved_rps']} rps, errors {row['errors']}"
+                f"{row['achieved_rps']} rps, errors {row['errors']}; shadow copies sent "
+                f"{copies.get('sent', 0):.0f}, dropped {copies.get('dropped', 0):.0f}, "
+                f"timed out {copies.get('timeout', 0):.0f}"
             )
         if experiment is not None:
             gateway.stop_shadow(experiment, "bench")
