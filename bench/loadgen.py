@@ -13,6 +13,11 @@ import aiohttp
 from hdrh.histogram import HdrHistogram
 
 
+# A run whose sends fell behind their schedule by more than this at p99 is marked invalid:
+# the generator, not the server, was the bottleneck.
+LAG_LIMIT_MS = 2.0
+
+
 @dataclass
 class LoadResult:
     offered_rps: float
@@ -37,6 +42,7 @@ class LoadResult:
             "p999_ms": ms(self.latency, 99.9),
             "max_ms": round(self.latency.get_max_value() / 1000, 3),
             "lag_p99_ms": ms(self.lag, 99),
+            "valid": ms(self.lag, 99) <= LAG_LIMIT_MS,  # the generator kept to its schedule
         }
 
 

@@ -7,13 +7,11 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from shadowserve.cli.server_process import free_port
+from shadowserve.cli.server_process import free_port, wait_for_port
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -23,17 +21,6 @@ def pinned(cpu: int) -> list[str]:
     if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
         return ["taskset", "-c", str(cpu)]
     return []
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
 
 
 class Stub:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tarfile
@@ -18,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from shadowserve.cli.server_process import free_port
+from shadowserve.cli.server_process import free_port, wait_for_port
 
 
 def model_archive(inference_py: str, extra_files: dict[str, str] | None = None) -> bytes:
@@ -68,7 +67,7 @@ class MotoServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for_port(self.port, 30)
+        wait_for_port(self.port, 30)
         return self
 
     def stop(self) -> None:
@@ -86,17 +85,6 @@ def moto_s3() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
-
-
-def _wait_for_port(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 def worker_pids(data_dir: Path, fragment: str = "") -> list[int]:

@@ -21,6 +21,18 @@ def free_port() -> int:
         return port
 
 
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    """Block until something accepts connections on the loopback port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
 class ServerProcess:
     """A server on a free loopback port, stopped with SIGTERM (or killed) on exit."""
 
