@@ -12,7 +12,6 @@ from typing import Any
 import aiohttp
 from hdrh.histogram import HdrHistogram
 
-
 # A run whose sends fell behind their schedule by more than this at p99 is marked invalid:
 # the generator, not the server, was the bottleneck.
 LAG_LIMIT_MS = 2.0
