@@ -1,0 +1,87 @@
+"""Render bench/results/latest.json as the tables of docs/benchmarks.md.
+
+Usage: python -m bench.markdown [bench/results/latest.json] > tables.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [_machine(results["machine"]), "", _capacity(results["capacity"]), "",
+             _latency(results["latency"]), "", _isolation(results), "",
+             _capture(results["capture"])]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _p99(row: dict[str, Any]) -> str:
+    return f"{row['p99_ms']}" + ("" if row.get("valid", True) else " ⚠")
+
+
+def _machine(machine: dict[str, Any]) -> str:
+    return (f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
+            f"Linux {machine['kernel']}, Python {machine['python']}; gateway pinned to its own "
+            f"core: {machine['pinned']}.")  # fmt: skip
+
+
+def _capacity(capacity: dict[str, Any]) -> str:
+    return "\n".join([
+        "| capacity (wrk, 32 connections, closed loop) | requests/s |", "|---|---|",
+        f"| direct to the model stub | {capacity['direct_rps']:.0f} |",
+        f"| through shadowserve | {capacity['gateway_rps']:.0f} |",
+    ])  # fmt: skip
+
+
+def _latency(rows: list[dict[str, Any]]) -> str:
+    out = ["| offered rps | direct p50 / p99 (ms) | shadowserve p50 / p90 / p99 / p99.9 (ms) | "
+           "overhead p50 / p90 / p99 / p99.9 (ms) | gateway CPU µs per request |",
+           "|---|---|---|---|---|"]  # fmt: skip
+    for row in rows:
+        direct, gateway = row["direct"], row["gateway"]
+        out.append(
+            f"| {row['rate']:.0f} | {direct['p50_ms']} / {_p99(direct)} | {gateway['p50_ms']} / "
+            f"{gateway['p90_ms']} / {_p99(gateway)} / {gateway['p999_ms']} | "
+            f"{row['overhead_p50_ms']} / {row['overhead_p90_ms']} / {row['overhead_p99_ms']} / "
+            f"{row['overhead_p999_ms']} | {gateway['gateway_cpu_us_per_request']} |"
+        )
+    return "\n".join(out)
+
+
+def _isolation(results: dict[str, Any]) -> str:
+    nginx = {(r["mode"], r["sampling"]): r for r in results["nginx"]}
+    out = ["| shadow | sampling | shadowserve p99 (ms) | rps | errors | copies sent / dropped | "
+           "nginx p99 (ms) | rps | errors | RSS MiB before → after |",
+           "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in results["isolation"]:
+        peer = nginx.get((row["mode"], row["sampling"]))
+        copies = row.get("shadow", {})
+        peer_cells = (f"{_p99(peer)} | {peer['achieved_rps']} | {peer['errors']}"
+                      if peer else "— | — | —")  # fmt: skip
+        out.append(
+            f"| {row['mode']} | {row['sampling']}% | {_p99(row)} | {row['achieved_rps']} | "
+            f"{row['errors']} | {copies.get('sent', 0):.0f} / {copies.get('dropped', 0):.0f} | "
+            f"{peer_cells} | {row['rss_before_mib']} → {row['rss_after_mib']} |"
+        )
+    return "\n".join(out)
+
+
+def _capture(rows: list[dict[str, Any]]) -> str:
+    out = ["| payload | capture | offered rps | p50 (ms) | p99 (ms) | errors |",
+           "|---|---|---|---|---|---|"]  # fmt: skip
+    for row in rows:
+        out.append(f"| {row['payload']} | {row['capture']} | {row['offered_rps']} | "
+                   f"{row['p50_ms']} | {_p99(row)} | {row['errors']} |")  # fmt: skip
+    return "\n".join(out)
+
+
+def main() -> None:
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results/latest.json")
+    sys.stdout.write(render(json.loads(path.read_text())))
+
+
+if __name__ == "__main__":
+    main()
