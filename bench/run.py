@@ -188,7 +188,7 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
         url = gateway.endpoint("bench")
         capacity = _capacity(plan, url, production)
         results["capacity"] = capacity
-        rate = min(MAX_RATE, capacity["gateway_rps"] * 0.5)
+        rate = _scaled(capacity["gateway_rps"]) * 0.5
         results["latency"] = _latency(plan, gateway, url, production, capacity["gateway_rps"])
         results["isolation"] = _isolation(plan, gateway, url, rate)
         results["nginx"] = _nginx(plan, work, production, shadows, rate)
@@ -219,7 +219,7 @@ def _latency(plan: Plan, gateway: Gateway, url: str, production: Stub,
     console.print("[bold]Latency[/] (open loop, gateway vs direct at the same rate)")
     rows = []
     for fraction in plan.rates:
-        rate = min(MAX_RATE, capacity * fraction)
+        rate = _scaled(capacity) * fraction
         # Interleaved: direct, then gateway, at the same rate.
         direct = open_loop(f"{production.url}/invocations", SMALL, rate, plan.seconds,
                            plan.warmup).summary()  # fmt: skip
@@ -233,6 +233,12 @@ def _latency(plan: Plan, gateway: Gateway, url: str, production: Stub,
             f"{overhead['overhead_p50_ms']} ms, p99 {overhead['overhead_p99_ms']} ms"
         )
     return rows
+
+
+def _scaled(capacity: float) -> float:
+    """The "capacity" the rates are fractions of: the measured one, or less, so that the
+    highest fraction (75 %) stays within MAX_RATE."""
+    return min(capacity, MAX_RATE / 0.75)
 
 
 def _isolation(plan: Plan, gateway: Gateway, url: str, rate: float) -> list[dict[str, Any]]:

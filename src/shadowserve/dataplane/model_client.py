@@ -16,7 +16,8 @@ from shadowserve.workers.pool import VariantPool
 
 # The worker refused or dropped the connection before answering: it died, or a kept-alive
 # connection went stale. Another worker may take the call.
-_UNREACHED = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, ConnectionResetError)
+# (ClientOSError covers a reset on a kept-alive connection; ClientConnectorError, a refusal.)
+_UNREACHED = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError, ConnectionResetError)
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,14 @@ async def call_model(
     # A worker that refuses or drops the connection is taken out of routing and the call
     # goes to another healthy worker of the variant. Inference is treated as idempotent;
     # a timeout is never retried.
+    tried: frozenset[str] = frozenset()
     for _ in range(len(pool.workers) or 1):
-        url = pool.pick()
+        url = pool.pick(exclude=tried)
         if url is None:
+            if tried:
+                break  # every healthy worker was tried
             return ModelAnswer(0, b"", None, None, 0, ErrorKind.NO_INSTANCE)
+        tried |= {url}
         pool.in_flight += 1
         try:
             async with client.post(

@@ -23,8 +23,9 @@ class VariantPool:
     in_flight: int = 0
     _cycle: itertools.count[int] = field(default_factory=itertools.count)
 
-    def pick(self) -> str | None:
-        urls = self.healthy_urls
+    def pick(self, exclude: frozenset[str] = frozenset()) -> str | None:
+        """The next healthy worker, round robin, skipping ``exclude`` (workers just tried)."""
+        urls = [url for url in self.healthy_urls if url not in exclude]
         if not urls:
             return None
         return urls[next(self._cycle) % len(urls)]
