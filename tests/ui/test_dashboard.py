@@ -45,7 +45,9 @@ def running_experiment(models: Models) -> tuple[Models, str]:
 
     def settled() -> dict[str, Any] | None:
         report = _report(models, experiment)
-        return report if report["comparison"]["pairs"] >= 60 else None
+        comparison = report["comparison"]
+        # Every copy is accounted for: paired, or unpaired (dropped by the small shadow bound).
+        return report if comparison["pairs"] + comparison["unpaired"] >= 60 else None
 
     wait_until(settled, timeout=30)
     return models, experiment
