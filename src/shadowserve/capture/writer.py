@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from shadowserve.capture.records import object_location, record_for
+from shadowserve.dataplane.consumer import QueuedConsumer
 from shadowserve.dataplane.events import InvocationEvent
 from shadowserve.metrics.capture import CaptureCounters
 from shadowserve.objectstore import ObjectStore, ObjectStoreError, S3Location
@@ -55,51 +54,37 @@ class CaptureLimits:
     retry_seconds: float = 2.0
 
 
-class CaptureWriter:
+class CaptureWriter(QueuedConsumer):
     def __init__(
         self,
         store: ObjectStore,
         counters: CaptureCounters,
         limits: CaptureLimits | None = None,
     ) -> None:
+        super().__init__("capture", idle_seconds=0.2)
         self._store = store
         self._counters = counters
         self._limits = limits or CaptureLimits()
-        self._inbox: queue.SimpleQueue[InvocationEvent | None] = queue.SimpleQueue()
         self._open: dict[_FileKey, OpenFile] = {}
         self._pending: list[PendingUpload] = []
         self._buffered = 0
         self._sink_down_since: float | None = None
         self._next_retry = 0.0
-        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    def wants(self, event: InvocationEvent) -> bool:
+        return event.captured and event.capture is not None and event.status != 0
 
-    def __call__(self, event: InvocationEvent) -> None:
-        """Subscriber: O(1), never blocks."""
-        if event.captured and event.capture is not None and event.status != 0:
-            self._inbox.put(event)
+    def tick(self) -> None:
+        self._upload_due()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Flush everything buffered (one more try for failed uploads), then stop."""
-        self._inbox.put(None)
-        self._thread.join(timeout)
+    def finish(self) -> None:
+        """Write everything buffered (one more try for failed uploads)."""
+        self._upload_due(everything=True)
+        if self._pending:
+            lost = sum(upload.records for upload in self._pending)
+            log.error("capture sink unavailable at shutdown: %d records not written", lost)
 
-    def _run(self) -> None:
-        while True:
-            try:
-                event = self._inbox.get(timeout=0.2)
-            except queue.Empty:
-                self._upload_due()
-                continue
-            if event is None:
-                self._flush_all()
-                return
-            self._add(event)
-            self._upload_due()
-
-    def _add(self, event: InvocationEvent) -> None:
+    def handle(self, event: InvocationEvent) -> None:
         config = event.capture
         assert config is not None
         if self._buffered >= self._limits.max_buffered_records:
@@ -181,16 +166,3 @@ class CaptureWriter:
             down = time.monotonic() - self._sink_down_since
             log.warning("capture sink is back after %.1fs; uploading what was buffered", down)
             self._sink_down_since = None
-
-    def _flush_all(self) -> None:
-        while True:
-            try:
-                event = self._inbox.get_nowait()
-            except queue.Empty:
-                break
-            if event is not None:
-                self._add(event)
-        self._upload_due(everything=True)
-        if self._pending:
-            lost = sum(upload.records for upload in self._pending)
-            log.error("capture sink unavailable at shutdown: %d records not written", lost)

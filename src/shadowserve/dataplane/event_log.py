@@ -1,56 +1,42 @@
 """An event consumer that appends one JSON line per invocation event to a file.
 
 Bodies are summarised (size and SHA-256), not copied: this is an audit trail and a way to
-watch pairing, not data capture. It writes from its own thread; a full queue drops lines.
+watch pairing, not data capture. It writes from its own thread; a full inbox drops lines.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import queue
-import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from shadowserve.dataplane.consumer import QueuedConsumer
 from shadowserve.dataplane.events import InvocationEvent
 
-log = logging.getLogger(__name__)
-_STOP = object()
 
-
-class EventLog:
+class EventLog(QueuedConsumer):
     def __init__(self, path: Path, capacity: int = 10_000) -> None:
+        super().__init__("event-log", capacity=capacity)
         self._path = path
-        self._queue: queue.Queue[object] = queue.Queue(capacity)
-        self._thread = threading.Thread(target=self._write, name="event-log", daemon=True)
-        self.dropped = 0
+        self._out: TextIO | None = None
 
     def start(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._thread.start()
+        self._out = self._path.open("a", encoding="utf-8")
+        super().start()
 
-    def __call__(self, event: InvocationEvent) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
-            self.dropped += 1
+    def handle(self, event: InvocationEvent) -> None:
+        assert self._out is not None
+        self._out.write(json.dumps(summary(event)) + "\n")
 
-    def stop(self) -> None:
-        self._queue.put(_STOP)
-        self._thread.join(timeout=10)
+    def tick(self) -> None:
+        if self._out is not None and self._inbox.empty():  # flush once a burst is written
+            self._out.flush()
 
-    def _write(self) -> None:
-        with self._path.open("a", encoding="utf-8") as out:
-            while True:
-                item = self._queue.get()
-                if item is _STOP:
-                    return
-                assert isinstance(item, InvocationEvent)
-                out.write(json.dumps(summary(item)) + "\n")
-                if self._queue.empty():
-                    out.flush()
+    def finish(self) -> None:
+        if self._out is not None:
+            self._out.close()
 
 
 def summary(event: InvocationEvent) -> dict[str, Any]:

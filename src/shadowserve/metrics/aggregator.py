@@ -5,11 +5,10 @@ aggregates per 10-second interval durably (so they survive restarts and outlive 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from dataclasses import dataclass
 
+from shadowserve.dataplane.consumer import QueuedConsumer
 from shadowserve.dataplane.events import ErrorKind, InvocationEvent, Role
 from shadowserve.domain.arns import Scope
 from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
@@ -35,47 +34,31 @@ class AggregatorSettings:
     max_waiting_pairs: int = 100_000
 
 
-class Aggregator:
+class Aggregator(QueuedConsumer):
     def __init__(
         self, store: Store, live: VariantMetrics, settings: AggregatorSettings | None = None
     ) -> None:
+        super().__init__("aggregator")
         self._store = store
         self._live = live
         self._settings = settings or AggregatorSettings()
-        self._inbox: queue.SimpleQueue[InvocationEvent | object | None] = queue.SimpleQueue()
         self._variants: dict[AggregateKey, VariantAggregate] = {}
         self._pairs: dict[AggregateKey, PairAggregate] = {}
         self._waiting: dict[_PairKey, tuple[InvocationEvent, float]] = {}
-        self._thread = threading.Thread(target=self._run, name="aggregator", daemon=True)
         self._flushed = time.monotonic()
         self.processed = 0
 
-    def start(self) -> None:
-        self._thread.start()
+    def handle(self, event: InvocationEvent) -> None:
+        self._consume(event)
 
-    def __call__(self, event: InvocationEvent) -> None:
-        """Subscriber: O(1), never blocks."""
-        self._inbox.put(event)
+    def tick(self) -> None:
+        if time.monotonic() - self._flushed >= self._settings.flush_seconds:
+            self._expire()
+            self._flush()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        self._inbox.put(None)
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                event = self._inbox.get(timeout=0.25)
-            except queue.Empty:
-                event = _IDLE
-            if event is None:
-                self._expire(everything=True)
-                self._flush()
-                return
-            if isinstance(event, InvocationEvent):
-                self._consume(event)
-            if time.monotonic() - self._flushed >= self._settings.flush_seconds:
-                self._expire()
-                self._flush()
+    def finish(self) -> None:
+        self._expire(everything=True)
+        self._flush()
 
     def _consume(self, event: InvocationEvent) -> None:
         self.processed += 1
@@ -142,9 +125,6 @@ class Aggregator:
                 self._variants.setdefault(key, VariantAggregate()).merge(variant)
             for key, pair in pairs.items():
                 self._pairs.setdefault(key, PairAggregate()).merge(pair)
-
-
-_IDLE = object()
 
 
 def _aggregate_key(kind: str, event: InvocationEvent, variant: str, role: str) -> AggregateKey:
