@@ -78,7 +78,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     store = SqlStore(settings.database_url())
     routing = RoutingTable()
     objects = object_store(settings.s3_endpoint_url, settings.data_dir)
-    artifacts = ArtifactCache(settings.data_dir / "models", objects)
+    artifacts = ArtifactCache(settings.data_dir / "models", objects, settings.max_model_bytes)
     runtime = WorkerRuntime(routing, artifacts, settings.data_dir / "workers")
     plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=runtime)
     reconciler = Reconciler(plane, settings.reconcile_interval)

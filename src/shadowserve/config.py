@@ -22,6 +22,8 @@ class Settings:
     # S3-compatible endpoint for s3:// model data; None: the local object store in data_dir.
     s3_endpoint_url: str | None = None
     model_timeout: float = 60.0
+    # The most a model archive may unpack to (decompression bombs are refused).
+    max_model_bytes: int = 20 * 1024**3
     shadow_timeout: float = 60.0
     shadow_concurrency: int = 32
     shadow_queue_size: int = 1000

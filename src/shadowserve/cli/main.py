@@ -64,6 +64,14 @@ def cli() -> None:
     "local object store under <data-dir>/objects.",
 )
 @click.option(
+    "--max-model-bytes",
+    default=20 * 1024**3,
+    show_default=True,
+    type=int,
+    envvar="SHADOWSERVE_MAX_MODEL_BYTES",
+    help="The most a model.tar.gz may unpack to; larger archives are refused.",
+)
+@click.option(
     "--model-timeout",
     default=60.0,
     show_default=True,
@@ -135,6 +143,7 @@ def serve(
     reconcile_interval: float,
     log_level: str,
     s3_endpoint_url: str | None,
+    max_model_bytes: int,
     model_timeout: float,
     shadow_timeout: float,
     shadow_concurrency: int,
@@ -154,6 +163,7 @@ def serve(
         reconcile_interval=reconcile_interval,
         log_level=log_level,
         s3_endpoint_url=s3_endpoint_url,
+        max_model_bytes=max_model_bytes,
         model_timeout=model_timeout,
         shadow_timeout=shadow_timeout,
         shadow_concurrency=shadow_concurrency,

@@ -6,11 +6,15 @@ import hashlib
 import shutil
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 
 import httpx
 
 from shadowserve.objectstore import ObjectStore, ObjectStoreError, S3Location
+
+DEFAULT_MAX_BYTES = 20 * 1024**3  # unpacked; refuses decompression bombs
+MAX_MEMBERS = 100_000
 
 
 class ArtifactError(Exception):
@@ -20,9 +24,10 @@ class ArtifactError(Exception):
 class ArtifactCache:
     """Unpacked models under ``<root>/<hash of url>``, fetched once per URL."""
 
-    def __init__(self, root: Path, store: ObjectStore) -> None:
+    def __init__(self, root: Path, store: ObjectStore, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.root = root
         self.store = store
+        self.max_bytes = max_bytes
 
     def model_dir(self, url: str | None) -> Path:
         """The directory holding the unpacked model; an empty one when there is no data."""
@@ -35,7 +40,7 @@ class ArtifactCache:
             if url:
                 archive = staging / "model.tar.gz"
                 self._fetch(url, archive)
-                _unpack(archive, staging / "model")
+                _unpack(archive, staging / "model", self.max_bytes)
                 archive.unlink()
             else:
                 (staging / "model").mkdir()
@@ -73,12 +78,31 @@ def _download(url: str, archive: Path) -> None:
         raise ArtifactError(f"Could not download {url}: {exc}") from exc
 
 
-def _unpack(archive: Path, target: Path) -> None:
+def _check_member(member: tarfile.TarInfo) -> None:
+    """Absolute names and ".." are refused outright (the data filter would only rewrite
+    an absolute name; an archive that tries either is not to be trusted)."""
+    if member.name.startswith("/") or ".." in Path(member.name).parts:
+        raise tarfile.FilterError(f"{member.name!r} would be written outside the model folder")
+
+
+def _unpack(archive: Path, target: Path, max_bytes: int) -> None:
     target.mkdir()
     try:
         with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_member(member)
+            declared = sum(member.size for member in members)
+            if declared > max_bytes or len(members) > MAX_MEMBERS:
+                raise ArtifactError(
+                    f"The model archive unpacks to {declared} bytes in {len(members)} files, "
+                    f"more than the {max_bytes} bytes / {MAX_MEMBERS} files allowed "
+                    "(--max-model-bytes)."
+                )
             # The "data" filter refuses absolute paths, "..", links leaving the
             # directory and device files: an archive cannot write outside its folder.
             tar.extractall(target, filter="data")
-    except (tarfile.TarError, OSError) as exc:
+    except tarfile.FilterError as exc:
+        raise ArtifactError(f"The model archive is unsafe and was rejected: {exc}") from exc
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ArtifactError(f"Could not unpack the model archive: {exc}") from exc
