@@ -4,8 +4,11 @@ builders. Loaded for every test directory by tests/conftest.py."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from tests.builders import model_variant
 from tests.conftest import FAST, client
 from tests.dataplane_support import (
     SCALING_MODEL,
+    ContainerHandler,
     model_archive,
     moto_s3,
     read_events,
@@ -148,3 +152,18 @@ def models(dp_server: ServerProcess, s3_url: str) -> Models:
 @pytest.fixture
 def data_dir(dp_server: ServerProcess) -> Path:
     return dp_server.data_dir
+
+
+@contextmanager
+def running_container_endpoint(models: Models, model_name: str) -> Iterator[str]:
+    """An endpoint whose model is a running ContainerHandler (an external container)."""
+    http = ThreadingHTTPServer(("127.0.0.1", 0), ContainerHandler)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        models.sagemaker.create_model(
+            ModelName=model_name,
+            PrimaryContainer={"Image": f"http://127.0.0.1:{http.server_address[1]}"},
+        )
+        yield models.endpoint(model_name)
+    finally:
+        http.shutdown()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -14,21 +12,15 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.dataplane_fixtures import MODEL_TIMEOUT, Models
-from tests.dataplane_support import ContainerHandler, wait_until
+from tests.dataplane_fixtures import MODEL_TIMEOUT, Models, running_container_endpoint
+from tests.dataplane_support import wait_until
 
 
 @pytest.fixture(scope="module")
 def container_endpoint(dp_server: Any, s3_url: str) -> Iterator[tuple[Models, str]]:
-    http = ThreadingHTTPServer(("127.0.0.1", 0), ContainerHandler)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
     models = Models(dp_server, s3_url)
-    models.sagemaker.create_model(
-        ModelName="echo-container",
-        PrimaryContainer={"Image": f"http://127.0.0.1:{http.server_address[1]}"},
-    )
-    yield models, models.endpoint("echo-container")
-    http.shutdown()
+    with running_container_endpoint(models, "echo-container") as endpoint:
+        yield models, endpoint
 
 
 def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> dict[str, Any]:

@@ -7,9 +7,7 @@ import contextlib
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +17,8 @@ from botocore.exceptions import ClientError
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.conftest import FAST
-from tests.dataplane_fixtures import Models
+from tests.dataplane_fixtures import Models, running_container_endpoint
 from tests.dataplane_support import (
-    ContainerHandler,
     metric,
     model_archive,
     wait_until,
@@ -45,15 +42,9 @@ LABEL_MODEL = """
 
 @pytest.fixture(scope="module")
 def echo_endpoint(dp_server: Any, s3_url: str) -> Iterator[tuple[Models, str]]:
-    http = ThreadingHTTPServer(("127.0.0.1", 0), ContainerHandler)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
     models = Models(dp_server, s3_url)
-    models.sagemaker.create_model(
-        ModelName="metrics-echo",
-        PrimaryContainer={"Image": f"http://127.0.0.1:{http.server_address[1]}"},
-    )
-    yield models, models.endpoint("metrics-echo")
-    http.shutdown()
+    with running_container_endpoint(models, "metrics-echo") as endpoint:
+        yield models, endpoint
 
 
 def test_variant_metrics_match_known_traffic(echo_endpoint: tuple[Models, str]) -> None:
