@@ -133,9 +133,12 @@ def test_shadow_disagreeing_on_ten_percent_is_not_promoted(models: Models) -> No
     assert comparison["label_agreement"]["rate"] == pytest.approx(0.9, abs=0.01)
     assert comparison["status_agreement"]["rate"] == 1.0
     assert report["verdict"]["decision"] == "dont_promote"
-    # A looser threshold, as a flag/query parameter, changes the verdict.
-    loose = _report(models, experiment, min_output_agreement=0.8)
-    assert loose["verdict"]["decision"] == "promote"
+    assert any("Outputs agree on" in reason for reason in report["verdict"]["reasons"])
+    # A looser threshold, as a flag/query parameter, changes the verdict. The latency
+    # check is relaxed too: both models are equally fast, but on a busy 2-core machine the
+    # shadow leg (which runs beside the next production call) can measure slower.
+    loose = _report(models, experiment, min_output_agreement=0.8, max_latency_increase=5)
+    assert loose["verdict"]["decision"] == "promote", loose["verdict"]
 
 
 def test_three_times_slower_shadow_is_not_promoted(models: Models) -> None:
