@@ -4,6 +4,7 @@ adapters chosen and wired together."""
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from shadowserve.store.sql import SqlStore
 from shadowserve.workers.artifacts import ArtifactCache
 from shadowserve.workers.runtime import WorkerRuntime
 from shadowserve.workers.supervisor import Supervisor
+
+GIL_SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
 
 
 @dataclass
@@ -119,6 +122,10 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         # and stall requests for 100 ms or more.
         gc.collect()
         gc.freeze()
+        # The event loop gives up the GIL at every system call; with the consumer threads
+        # busy it would then wait up to the default 5 ms to get it back, which showed as
+        # production p99. Measured in `make bench` (docs/benchmarks.md).
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         try:
             yield
         finally:

@@ -7,12 +7,12 @@ subscriber must only hand the event on (e.g. put it on its own bounded queue).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from shadowserve.dataplane.ids import random_uuid
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.resources import DataCaptureConfig
 
@@ -58,7 +58,7 @@ class InvocationEvent:
     capture: DataCaptureConfig | None = None
     captured: bool = False
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = field(default_factory=random_uuid)
 
     @property
     def succeeded(self) -> bool:

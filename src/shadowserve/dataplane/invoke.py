@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -11,6 +10,7 @@ import aiohttp
 
 from shadowserve.dataplane import errors
 from shadowserve.dataplane.events import ErrorKind, EventBus, Role
+from shadowserve.dataplane.ids import random_uuid
 from shadowserve.dataplane.legs import Leg, leg_event
 from shadowserve.dataplane.model_client import (
     ModelAnswer,
@@ -78,7 +78,7 @@ class Invoker:
             raise await self._why_unrouted(request)
         variant = _production_variant(route, request.target_variant)
         shadow = route.shadow
-        inference_id = request.inference_id or str(uuid.uuid4())
+        inference_id = request.inference_id or random_uuid()
         mirrored = shadow is not None and is_sampled(
             shadow.sampling_percentage, request.inference_id
         )
