@@ -20,11 +20,27 @@ LAG_LIMIT_MS = 2.0
 @dataclass
 class LoadResult:
     offered_rps: float
-    achieved_rps: float
+    done: int
+    elapsed: float  # seconds of the measured window
     sent: int
     errors: int
     latency: HdrHistogram  # microseconds
     lag: HdrHistogram  # microseconds
+
+    @property
+    def achieved_rps(self) -> float:
+        return self.done / max(self.elapsed, 1e-9)
+
+    def merge(self, other: LoadResult) -> LoadResult:
+        """Both runs as one: counts added, histograms merged (same offered rate)."""
+        latency, lag = _histogram(), _histogram()
+        for histogram, parts in ((latency, (self.latency, other.latency)),
+                                 (lag, (self.lag, other.lag))):  # fmt: skip
+            for part in parts:
+                histogram.add(part)
+        return LoadResult(self.offered_rps, self.done + other.done,
+                          self.elapsed + other.elapsed, self.sent + other.sent,
+                          self.errors + other.errors, latency, lag)  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         def ms(histogram: HdrHistogram, q: float) -> float:
@@ -47,8 +63,7 @@ class LoadResult:
 
 async def _run(url: str, body: bytes, rate: float, seconds: float, warmup: float,
                headers: dict[str, str]) -> LoadResult:  # fmt: skip
-    latency = HdrHistogram(1, 120_000_000, 3)
-    lag = HdrHistogram(1, 120_000_000, 3)
+    latency, lag = _histogram(), _histogram()
     connector = aiohttp.TCPConnector(limit=2000, force_close=False)
     timeout = aiohttp.ClientTimeout(total=30)
     counts = {"sent": 0, "errors": 0, "done": 0}
@@ -84,11 +99,34 @@ async def _run(url: str, body: bytes, rate: float, seconds: float, warmup: float
         window_end = time.perf_counter()
         await asyncio.gather(*tasks)
     elapsed = window_end - (start + measured_from * interval)
-    return LoadResult(rate, counts["done"] / max(elapsed, 1e-9), counts["sent"],
-                      counts["errors"], latency, lag)  # fmt: skip
+    return LoadResult(rate, counts["done"], elapsed, counts["sent"], counts["errors"],
+                      latency, lag)  # fmt: skip
+
+
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(1, 120_000_000, 3)
 
 
 def open_loop(url: str, body: bytes, rate: float, seconds: float, warmup: float = 1.0,
               headers: dict[str, str] | None = None) -> LoadResult:  # fmt: skip
     return asyncio.run(_run(url, body, rate, seconds, warmup,
                             headers or {"Content-Type": "application/json"}))  # fmt: skip
+
+
+def interleaved(
+    first: str,
+    second: str,
+    body: bytes,
+    rate: float,
+    segment: float,
+    repeats: int,
+    warmup: float,
+) -> tuple[LoadResult, LoadResult]:
+    """An A/B comparison that host noise cannot bias: short runs of each, alternated
+    (A B B A A B …, so neither always goes first), merged per side."""
+    results: dict[str, LoadResult] = {}
+    for index in range(repeats * 2):
+        url = (first, second)[(index + index // 2) % 2]
+        result = open_loop(url, body, rate, segment, warmup)
+        results[url] = results[url].merge(result) if url in results else result
+    return results[first], results[second]

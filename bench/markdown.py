@@ -13,7 +13,8 @@ from typing import Any
 
 def render(results: dict[str, Any]) -> str:
     lines = [_machine(results["machine"]), "", _capacity(results["capacity"]), "",
-             _latency(results["latency"]), "", _isolation(results), "",
+             _latency(results["latency"]), "", _target(results.get("target")), "",
+             _isolation(results), "",
              _capture(results["capture"])]  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -51,18 +52,36 @@ def _latency(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def _target(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return ""
+    direct, gateway = row["direct"], row["gateway"]
+    return "\n".join([
+        "| target cell: shadow 100 %, capture on | direct | shadowserve | overhead |",
+        "|---|---|---|---|",
+        f"| p50 (ms) | {direct['p50_ms']} | {gateway['p50_ms']} | {row['overhead_p50_ms']} |",
+        f"| p99 (ms) | {_p99(direct)} | {_p99(gateway)} | {row['overhead_p99_ms']} |",
+        f"| p99.9 (ms) | {direct['p999_ms']} | {gateway['p999_ms']} | {row['overhead_p999_ms']} |",
+        f"| gateway CPU µs per request | | {gateway['gateway_cpu_us_per_request']} | |",
+    ])  # fmt: skip
+
+
 def _isolation(results: dict[str, Any]) -> str:
     nginx = {(r["mode"], r["sampling"]): r for r in results["nginx"]}
-    out = ["| shadow | sampling | shadowserve p99 (ms) | rps | errors | copies sent / dropped | "
-           "nginx p99 (ms) | rps | errors | RSS MiB before → after |",
-           "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    out = ["| shadow | sampling | shadowserve p99 (ms) | no shadow, interleaved | ratio | rps | "
+           "errors | copies sent / dropped | nginx p99 (ms) | rps | errors | "
+           "RSS MiB before → after |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in results["isolation"]:
         peer = nginx.get((row["mode"], row["sampling"]))
         copies = row.get("shadow", {})
         peer_cells = (f"{_p99(peer)} | {peer['achieved_rps']} | {peer['errors']}"
                       if peer else "— | — | —")  # fmt: skip
+        base = row.get("baseline")
+        base_cells = f"{_p99(base)} | {row['p99_vs_baseline']}" if base else "— | —"
         out.append(
-            f"| {row['mode']} | {row['sampling']}% | {_p99(row)} | {row['achieved_rps']} | "
+            f"| {row['mode']} | {row['sampling']}% | {_p99(row)} | {base_cells} | "
+            f"{row['achieved_rps']} | "
             f"{row['errors']} | {copies.get('sent', 0):.0f} / {copies.get('dropped', 0):.0f} | "
             f"{peer_cells} | {row['rss_before_mib']} → {row['rss_after_mib']} |"
         )

@@ -8,12 +8,14 @@ count and time; every process started is stopped by its pid.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -24,11 +26,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.chart import isolation_chart
-from bench.loadgen import open_loop
+from bench.loadgen import interleaved, open_loop
 from bench.processes import Nginx, Stub, cpu_seconds, pinned, rss_mib, wrk_capacity
 from shadowserve.cli.server_process import ServerProcess, free_port
 
-console = Console(highlight=False)
+console = Console(highlight=False, width=150)
 MODES = ("fast", "slow", "error", "hang")
 SMALL = json.dumps([0.5] * 100).encode()  # about 1 KB
 LARGE = json.dumps([0.5] * 200_000).encode()  # about 1 MB
@@ -40,24 +42,32 @@ MAX_RATE = 500.0
 @dataclass(frozen=True)
 class Plan:
     capacity_seconds: int
-    seconds: float
+    seconds: float  # measured seconds of a single run (nginx, capture)
     warmup: float
     rates: tuple[float, ...]
     samplings: tuple[int, ...]
     modes: tuple[str, ...]
     large_rate: float
+    # A/B comparisons (gateway vs direct, shadow vs no shadow) alternate `repeats` runs of
+    # `segment` seconds per side, so that drift on a shared host hits both sides alike.
+    segment: float
+    repeats: int
+    # The full run measures the default; passes every 0.2 s, measured, add about 2 ms to
+    # production p99, but make the smoke run's set-up (status waits) quicker.
+    reconcile_interval: float
 
 
-FULL = Plan(5, 8.0, 1.0, (0.25, 0.5, 0.75), (0, 10, 100), MODES, 20.0)
-SMOKE = Plan(1, 1.0, 0.2, (0.5,), (100,), ("slow",), 5.0)
+FULL = Plan(5, 6.0, 0.5, (0.25, 0.5, 0.75), (0, 10, 100), MODES, 20.0, 2.5, 3, 1.0)
+SMOKE = Plan(1, 1.0, 0.2, (0.5,), (100,), ("slow",), 5.0, 0.5, 1, 0.2)
 
 
 class Gateway:
     """A shadowserve server pinned to its own CPU, with stub-backed models."""
 
-    def __init__(self, root: Path, stubs: dict[str, Stub], production: Stub,
+    def __init__(self, root: Path, stubs: dict[str, Stub], production: Stub, plan: Plan,
                  extra: list[str] | None = None) -> None:  # fmt: skip
-        args = ["--reconcile-interval", "0.2", "--capture-flush-seconds", "2", *(extra or [])]
+        args = ["--reconcile-interval", str(plan.reconcile_interval),
+                "--capture-flush-seconds", "2", *(extra or [])]  # fmt: skip
         self.server = ServerProcess(root, wrapper=pinned(1), extra_args=args).start()
         assert self.server.process is not None
         self.pid = self.server.process.pid
@@ -105,7 +115,7 @@ class Gateway:
                 {"ShadowModelVariantName": "shadow", "SamplingPercentage": sampling}]},
         )  # fmt: skip
         self._wait(name, "Running")
-        time.sleep(2)  # let the new pools and routing settle before measuring
+        time.sleep(2.5)  # let the new pools and routing settle before measuring
         return name
 
     def set_sampling(self, name: str, sampling: int) -> None:
@@ -119,7 +129,7 @@ class Gateway:
             },
         )
         self._wait(name, "Running")
-        time.sleep(1)  # the next reconciler pass publishes the new sampling to routing
+        time.sleep(2)  # the next reconciler pass publishes the new sampling to routing
 
     def stop_shadow(self, name: str, endpoint: str) -> None:
         self.sm.stop_inference_experiment(Name=name, ModelVariantActions={"shadow": "Remove"})
@@ -146,17 +156,34 @@ class Gateway:
         return counts
 
     def measure(self, url: str, body: bytes, rate: float, plan: Plan) -> dict[str, Any]:
+        with self._observed(rate * (plan.seconds + plan.warmup)) as extra:
+            result = open_loop(url, body, rate, plan.seconds, plan.warmup).summary()
+        return result | extra
+
+    def measure_ab(self, baseline: str, url: str, body: bytes, rate: float,
+                   plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """Interleaved runs of `baseline` and `url`; the gateway's CPU per request and
+        memory cover both (for gateway vs direct, all of its work is on `url`'s side)."""
+        gateway_requests = rate * (plan.segment + plan.warmup) * plan.repeats
+        if self.server.url in baseline:
+            gateway_requests *= 2
+        with self._observed(gateway_requests) as extra:
+            first, second = interleaved(baseline, url, body, rate, plan.segment, plan.repeats,
+                                        plan.warmup)  # fmt: skip
+        return first.summary(), second.summary() | extra
+
+    @contextlib.contextmanager
+    def _observed(self, requests: float) -> Iterator[dict[str, Any]]:
+        extra: dict[str, Any] = {}
         cpu, rss = cpu_seconds(self.pid), rss_mib(self.pid)
         before = self.shadow_counts()
-        result = open_loop(url, body, rate, plan.seconds, plan.warmup).summary()
-        requests = max(1, int(rate * (plan.seconds + plan.warmup)))
-        result["gateway_cpu_us_per_request"] = round(
-            (cpu_seconds(self.pid) - cpu) / requests * 1e6, 1
+        yield extra
+        extra["gateway_cpu_us_per_request"] = round(
+            (cpu_seconds(self.pid) - cpu) / max(1.0, requests) * 1e6, 1
         )
-        result["rss_before_mib"], result["rss_after_mib"] = rss, rss_mib(self.pid)
+        extra["rss_before_mib"], extra["rss_after_mib"] = rss, rss_mib(self.pid)
         after = self.shadow_counts()
-        result["shadow"] = {k: after.get(k, 0) - before.get(k, 0) for k in after}
-        return result
+        extra["shadow"] = {k: after.get(k, 0) - before.get(k, 0) for k in after}
 
     def stop(self) -> None:
         self.server.stop()
@@ -183,14 +210,16 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="shadowserve-bench-"))
     production = Stub("fast")
     shadows = {mode: Stub(mode) for mode in plan.modes}
-    gateway = Gateway(work / "gateway", shadows, production)
+    gateway = Gateway(work / "gateway", shadows, production, plan)
     try:
         url = gateway.endpoint("bench")
+        baseline = gateway.endpoint("bench-base")
         capacity = _capacity(plan, url, production)
         results["capacity"] = capacity
         rate = _scaled(capacity["gateway_rps"]) * 0.5
         results["latency"] = _latency(plan, gateway, url, production, capacity["gateway_rps"])
-        results["isolation"] = _isolation(plan, gateway, url, rate)
+        results["target"] = _target(plan, gateway, production, rate)
+        results["isolation"] = _isolation(plan, gateway, baseline, url, rate)
         results["nginx"] = _nginx(plan, work, production, shadows, rate)
         results["capture"] = _capture(plan, gateway, production, shadows, rate, work)
     finally:
@@ -216,23 +245,42 @@ def _capacity(plan: Plan, url: str, production: Stub) -> dict[str, Any]:
 
 def _latency(plan: Plan, gateway: Gateway, url: str, production: Stub,
              capacity: float) -> list[dict[str, Any]]:  # fmt: skip
-    console.print("[bold]Latency[/] (open loop, gateway vs direct at the same rate)")
+    console.print("[bold]Latency[/] (open loop, gateway vs direct at the same rate, interleaved)")
     rows = []
     for fraction in plan.rates:
         rate = _scaled(capacity) * fraction
-        # Interleaved: direct, then gateway, at the same rate.
-        direct = open_loop(f"{production.url}/invocations", SMALL, rate, plan.seconds,
-                           plan.warmup).summary()  # fmt: skip
-        through = gateway.measure(url, SMALL, rate, plan)
-        overhead = {f"overhead_{k}": round(through[k] - direct[k], 3)
-                    for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms")}  # fmt: skip
-        rows.append({"fraction": fraction, "rate": rate, "direct": direct, "gateway": through,
-                     **overhead})  # fmt: skip
+        row = _overhead_row(plan, gateway, url, production, rate)
+        rows.append({"fraction": fraction, **row})
         console.print(
             f"  {fraction:.0%} of capacity ({rate:.0f} rps): overhead p50 "
-            f"{overhead['overhead_p50_ms']} ms, p99 {overhead['overhead_p99_ms']} ms"
+            f"{row['overhead_p50_ms']} ms, p99 {row['overhead_p99_ms']} ms"
         )
     return rows
+
+
+def _target(plan: Plan, gateway: Gateway, production: Stub, rate: float) -> dict[str, Any]:
+    """The issue's target cell: 50 % of capacity, a fast shadow at 100 % sampling and
+    capture on, gateway vs direct."""
+    console.print(f"[bold]Target cell[/] (shadow 100 %, capture on, {rate:.0f} rps)")
+    url = gateway.endpoint("bench-target", capture=True)
+    experiment = gateway.start_shadow("bench-target", plan.modes[0], 100)
+    try:
+        row = _overhead_row(plan, gateway, url, production, rate)
+    finally:
+        gateway.stop_shadow(experiment, "bench-target")
+    console.print(
+        f"  overhead p50 {row['overhead_p50_ms']} ms, p99 {row['overhead_p99_ms']} ms; "
+        f"gateway CPU {row['gateway']['gateway_cpu_us_per_request']} µs per request"
+    )
+    return row
+
+
+def _overhead_row(plan: Plan, gateway: Gateway, url: str, production: Stub,
+                  rate: float) -> dict[str, Any]:  # fmt: skip
+    direct, through = gateway.measure_ab(f"{production.url}/invocations", url, SMALL, rate, plan)
+    overhead = {f"overhead_{k}": round(through[k] - direct[k], 3)
+                for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms")}  # fmt: skip
+    return {"rate": rate, "direct": direct, "gateway": through, **overhead}
 
 
 def _scaled(capacity: float) -> float:
@@ -241,10 +289,11 @@ def _scaled(capacity: float) -> float:
     return min(capacity, MAX_RATE / 0.75)
 
 
-def _isolation(plan: Plan, gateway: Gateway, url: str, rate: float) -> list[dict[str, Any]]:
-    console.print(f"[bold]Shadow isolation[/] (open loop at {rate:.0f} rps)")
-    rows = [{"system": "shadowserve", "sampling": 0, "mode": "none",
-             **gateway.measure(url, SMALL, rate, plan)}]  # fmt: skip
+def _isolation(plan: Plan, gateway: Gateway, baseline: str, url: str,
+               rate: float) -> list[dict[str, Any]]:  # fmt: skip
+    """Each cell against an endpoint with no shadow on the same gateway, interleaved."""
+    console.print(f"[bold]Shadow isolation[/] (open loop at {rate:.0f} rps, vs no shadow)")
+    rows = []
     for mode in plan.modes:
         experiment = None
         for sampling in plan.samplings:
@@ -252,15 +301,17 @@ def _isolation(plan: Plan, gateway: Gateway, url: str, rate: float) -> list[dict
                 experiment = gateway.start_shadow("bench", mode, sampling)
             else:
                 gateway.set_sampling(experiment, sampling)
-            row = {"system": "shadowserve", "sampling": sampling, "mode": mode,
-                   **gateway.measure(url, SMALL, rate, plan)}  # fmt: skip
+            base, cell = gateway.measure_ab(baseline, url, SMALL, rate, plan)
+            ratio = round(cell["p99_ms"] / max(base["p99_ms"], 1e-3), 3)
+            row = {"system": "shadowserve", "sampling": sampling, "mode": mode, **cell,
+                   "baseline": base, "p99_vs_baseline": ratio}  # fmt: skip
             rows.append(row)
             copies = row["shadow"]
             console.print(
-                f"  {mode:5} {sampling:3}%: p99 {row['p99_ms']} ms, "
-                f"{row['achieved_rps']} rps, errors {row['errors']}; shadow copies sent "
-                f"{copies.get('sent', 0):.0f}, dropped {copies.get('dropped', 0):.0f}, "
-                f"timed out {copies.get('timeout', 0):.0f}"
+                f"  {mode:5} {sampling:3}%: p99 {row['p99_ms']} ms (no shadow "
+                f"{base['p99_ms']} ms, x{row['p99_vs_baseline']}), {row['achieved_rps']} rps, "
+                f"errors {row['errors']}; shadow copies sent {copies.get('sent', 0):.0f}, "
+                f"dropped {copies.get('dropped', 0):.0f}, timed out {copies.get('timeout', 0):.0f}"
             )
         if experiment is not None:
             gateway.stop_shadow(experiment, "bench")
@@ -302,7 +353,7 @@ def _capture(plan: Plan, gateway: Gateway, production: Stub, shadows: dict[str, 
                 f"  {label} capture {capture:3}: p99 {row['p99_ms']} ms at "
                 f"{cell_rate:.0f} rps, errors {row['errors']}"
             )
-    down = Gateway(work / "sink-down", shadows, production,
+    down = Gateway(work / "sink-down", shadows, production, plan,
                    ["--s3-endpoint-url", f"http://127.0.0.1:{free_port()}"])  # fmt: skip
     try:
         url = down.endpoint("bench-capture", capture=True)
@@ -316,22 +367,24 @@ def _capture(plan: Plan, gateway: Gateway, production: Stub, shadows: dict[str, 
 
 def _print(results: dict[str, Any]) -> None:
     table = Table(title="Shadow isolation: production p99 (ms) and achieved rps")
-    for column in (
-        "shadow",
-        "sampling",
-        "shadowserve p99",
-        "shadowserve rps",
-        "nginx p99",
-        "nginx rps",
-    ):
+    columns = ("shadow", "sampling", "shadowserve p99", "no shadow p99", "ratio",
+               "shadowserve rps", "errors", "nginx p99", "nginx rps", "nginx errors")  # fmt: skip
+    for column in columns:
         table.add_column(column)
     nginx = {(r["mode"], r["sampling"]): r for r in results["nginx"]}
     for row in results["isolation"]:
         peer = nginx.get((row["mode"], row["sampling"]), {})
         table.add_row(row["mode"], f"{row['sampling']}%", _flagged(row),
-                      str(row["achieved_rps"]), _flagged(peer) if peer else "—",
-                      str(peer.get("achieved_rps", "—")))  # fmt: skip
+                      _flagged(row["baseline"]), str(row["p99_vs_baseline"]),
+                      str(row["achieved_rps"]), str(row["errors"]),
+                      _flagged(peer) if peer else "—", str(peer.get("achieved_rps", "—")),
+                      str(peer.get("errors", "—")))  # fmt: skip
     console.print(table)
+    target = results["target"]
+    console.print(
+        f"Target cell (shadow 100 %, capture on, {target['rate']:.0f} rps): gateway overhead "
+        f"p50 {target['overhead_p50_ms']} ms, p99 {target['overhead_p99_ms']} ms"
+    )
 
 
 def _flagged(row: dict[str, Any]) -> str:
