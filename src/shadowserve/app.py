@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from shadowserve.auth.access import Access, OpenAccess, SigV4Access
+from shadowserve.auth.credentials import load_keys
 from shadowserve.capture.writer import CaptureLimits, CaptureWriter
 from shadowserve.cloudcontrol.worker import RequestWorker
 from shadowserve.config import Settings
@@ -147,7 +149,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         load_service_model("cloudcontrol"), cloudcontrol.OPERATIONS, cloudcontrol.NAMESPACE
     )
     http = build_http_app(
-        settings.account_id,
+        access_for(settings),
         {
             "SageMaker": Mounted(sagemaker_service, plane),
             "CloudApiService": Mounted(cloud_control, plane),
@@ -158,3 +160,12 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         lifespan=lifespan,
     )
     return Application(settings, plane, runtime, events, http)
+
+
+def access_for(settings: Settings) -> Access:
+    """Who may call: anyone (the default, for local use) or SigV4 signers of known keys."""
+    if settings.auth == "sigv4":
+        if settings.credentials_file is None:
+            raise ValueError("--auth sigv4 needs --credentials-file")
+        return SigV4Access(load_keys(settings.credentials_file), settings.account_id)
+    return OpenAccess(settings.account_id)

@@ -35,6 +35,10 @@ class Settings:
     output_tolerance: float = 1e-6
     # Append a JSON line per invocation event here (an audit trail; None: off).
     event_log: Path | None = None
+    # "none": any (or no) credentials, all one account. "sigv4": every request signed by a
+    # key in credentials_file (AWS shared-credentials format with aws_account_id).
+    auth: str = "none"
+    credentials_file: Path | None = None
 
     def database_url(self) -> str:
         return self.db_url or sqlite_url(self.data_dir)

@@ -10,6 +10,8 @@ import click
 import uvicorn
 
 from shadowserve.app import build_application
+from shadowserve.auth.access import is_loopback
+from shadowserve.auth.credentials import CredentialsFileError, load_keys
 from shadowserve.cli.demo import run_demo
 from shadowserve.cli.report import fetch_report, print_report
 from shadowserve.config import Settings
@@ -134,6 +136,22 @@ def cli() -> None:
     envvar="SHADOWSERVE_OUTPUT_TOLERANCE",
     help="Largest difference at which two scores in model outputs still agree.",
 )
+@click.option(
+    "--auth",
+    type=click.Choice(["none", "sigv4"]),
+    default="none",
+    show_default=True,
+    envvar="SHADOWSERVE_AUTH",
+    help="none: any credentials are accepted (local use). sigv4: every request must be "
+    "signed by a key in --credentials-file.",
+)
+@click.option(
+    "--credentials-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="SHADOWSERVE_CREDENTIALS_FILE",
+    help="Keys for --auth sigv4, in AWS's shared-credentials format with aws_account_id.",
+)
 def serve(
     host: str,
     port: int,
@@ -152,8 +170,17 @@ def serve(
     capture_flush_seconds: float,
     capture_max_buffered_records: int,
     output_tolerance: float,
+    auth: str,
+    credentials_file: Path | None,
 ) -> None:
     """Run the server: SageMaker's API and SageMaker Runtime's InvokeEndpoint on one port."""
+    if auth == "sigv4":
+        if credentials_file is None:
+            raise click.UsageError("--auth sigv4 needs --credentials-file")
+        try:
+            load_keys(credentials_file)
+        except CredentialsFileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--credentials-file") from exc
     settings = Settings(
         host=host,
         port=port,
@@ -172,16 +199,33 @@ def serve(
         capture_flush_seconds=capture_flush_seconds,
         capture_max_buffered_records=capture_max_buffered_records,
         output_tolerance=output_tolerance,
+        auth=auth,
+        credentials_file=credentials_file,
     )
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if auth == "none" and not is_loopback(host):
+        _warn_open(host)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per health check is noise
     application = build_application(settings)
     _exit_quietly_after_shutdown()
     # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes in-flight requests,
     # then runs our lifespan shutdown (reconciler stop, store close).
     uvicorn.run(application.http, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _warn_open(host: str) -> None:
+    banner = "!" * 78
+    click.secho(
+        f"{banner}\nWARNING: listening on {host} with --auth none. Anyone who can reach this "
+        "port can\ncreate, change and delete models, endpoints and experiments, and invoke "
+        "them.\nUse --auth sigv4 --credentials-file PATH beyond loopback.\n" + banner,
+        fg="red", bold=True, err=True,
+    )  # fmt: skip
+    logging.getLogger("shadowserve").warning(
+        "listening on %s without authentication (--auth none)", host
+    )
 
 
 def _exit_quietly_after_shutdown() -> None:

@@ -5,6 +5,10 @@
 - ``GET /api/overview``, ``GET /api/experiments/{name}/report``: JSON for the dashboard and CLI
 - ``/ui/``: the dashboard (static pages shipped in the package)
 - ``GET /metrics`` (Prometheus) and ``GET /healthz``
+
+With ``--auth sigv4`` the first two check every request's signature (the caller's account
+comes from its key); the dashboard, its JSON and the metrics are then served to loopback
+clients only, as browsers and Prometheus scrapers cannot sign.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
 
+from shadowserve.auth.access import Access, is_loopback
+from shadowserve.auth.sigv4 import AuthError, IncomingRequest
 from shadowserve.dataplane.errors import InvokeError
 from shadowserve.dataplane.invoke import Invoker
 from shadowserve.domain.arns import Scope
@@ -48,7 +56,7 @@ class Mounted:
 
 
 def build_http_app(
-    account: str,
+    access: Access,
     services: Mapping[str, Mounted],
     invoker: Invoker,
     plane: ControlPlane,
@@ -56,20 +64,27 @@ def build_http_app(
     lifespan: Lifespan | None = None,
 ) -> Starlette:
     routes = [
-        *aws_routes(account, services),
-        *runtime_routes(account, invoker),
-        *api_routes(account, plane),
+        *aws_routes(access, services),
+        *runtime_routes(access, invoker),
+        *api_routes(access.default_account, plane),
         *operations_routes(registry),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    if access.requires_signature:
+        app.add_middleware(LoopbackOnly, prefixes=("/api", "/ui", "/metrics"))
+    return app
 
 
-def aws_routes(account: str, services: Mapping[str, Mounted]) -> list[BaseRoute]:
+def aws_routes(access: Access, services: Mapping[str, Mounted]) -> list[BaseRoute]:
     async def aws_json(request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
         prefix, _, operation = target.partition(".")
         mounted = services.get(prefix)
         raw = await request.body()
+        try:
+            account = caller_account(access, request, raw)
+        except AuthError as error:
+            return _auth_failure(error)
         if mounted is None or not operation:
             return _unknown_target(target)
         scope = awsjson.scope_for(
@@ -85,13 +100,17 @@ def aws_routes(account: str, services: Mapping[str, Mounted]) -> list[BaseRoute]
     return [Route("/", aws_json, methods=["POST"])]
 
 
-def runtime_routes(account: str, invoker: Invoker) -> list[BaseRoute]:
+def runtime_routes(access: Access, invoker: Invoker) -> list[BaseRoute]:
     async def invocations(request: Request) -> Response:
         try:
-            parsed = await runtime_api.parse_invoke(request, account)
+            body = await runtime_api.read_body(request)
+            account = caller_account(access, request, body)
+            parsed = runtime_api.parse_invoke(request, body, account)
             return runtime_api.success(await invoker.invoke(parsed))
         except InvokeError as error:
             return runtime_api.failure(error)
+        except AuthError as error:
+            return runtime_api.failure(InvokeError(error.code, error.status, error.message))
 
     return [Route("/endpoints/{endpoint_name}/invocations", invocations, methods=["POST"])]
 
@@ -147,6 +166,52 @@ def thresholds_from(query: Mapping[str, str]) -> Thresholds:
             kind = int if field.type in ("int", int) else float
             values[field.name] = kind(query[field.name])
     return Thresholds(**values)
+
+
+def caller_account(access: Access, request: Request, body: bytes) -> str:
+    """The caller's account; AuthError when the request's signature does not pass."""
+    if not access.requires_signature:
+        return access.default_account
+    scope = request.scope
+    return access.account(
+        IncomingRequest(
+            method=request.method,
+            raw_path=scope.get("raw_path", b"").decode("latin-1") or request.url.path,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            body=body,
+        )
+    )
+
+
+class LoopbackOnly:
+    """Paths under the given prefixes answer only clients on this machine (403 otherwise)."""
+
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...]) -> None:
+        self._app = app
+        self._prefixes = prefixes
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self._prefixes):
+            client = scope.get("client")
+            if client is None or not is_loopback(client[0]):
+                response = JSONResponse(
+                    {"message": "With --auth sigv4 this page is served to loopback clients "
+                                "only."},
+                    status_code=403,
+                )  # fmt: skip
+                await response(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+
+def _auth_failure(error: AuthError) -> Response:
+    wire = WireError(error.code, error.message, error.status)
+    return Response(
+        content=awsjson.error_body(wire),
+        status_code=error.status,
+        headers={"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": error.code},
+    )
 
 
 def _to_response(wire: WireResponse) -> Response:
