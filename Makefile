@@ -31,9 +31,11 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests
 
-# Benchmarks (not part of `make test`): a few minutes, loopback only; see docs/benchmarks.md.
+# Benchmarks and the soak run (not part of `make test`): under 10 minutes, loopback only;
+# see docs/benchmarks.md and docs/reliability.md.
 bench: $(STAMP) system-deps
-	timeout 600 $(BIN)/python -m bench.run --out bench/results
+	timeout 420 $(BIN)/python -m bench.run --out bench/results
+	timeout 240 $(BIN)/python -m bench.soak --out bench/results
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -15,6 +15,10 @@ from hdrh.histogram import HdrHistogram
 # A run whose sends fell behind their schedule by more than this at p99 is marked invalid:
 # the generator, not the server, was the bottleneck.
 LAG_LIMIT_MS = 2.0
+# A request unanswered after this long is counted as an error (and its latency recorded as
+# this long): enough to show a collapse (nginx behind a hanging mirror) without letting one
+# cell take half a minute to drain.
+REQUEST_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -65,7 +69,7 @@ async def _run(url: str, body: bytes, rate: float, seconds: float, warmup: float
                headers: dict[str, str]) -> LoadResult:  # fmt: skip
     latency, lag = _histogram(), _histogram()
     connector = aiohttp.TCPConnector(limit=2000, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=30)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     counts = {"sent": 0, "errors": 0, "done": 0}
     tasks: list[asyncio.Task[None]] = []
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:

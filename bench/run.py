@@ -57,7 +57,7 @@ class Plan:
     reconcile_interval: float
 
 
-FULL = Plan(5, 6.0, 0.5, (0.25, 0.5, 0.75), (0, 10, 100), MODES, 20.0, 2.5, 3, 1.0)
+FULL = Plan(5, 4.0, 0.5, (0.25, 0.5, 0.75), (0, 10, 100), MODES, 20.0, 2.0, 2, 1.0)
 SMOKE = Plan(1, 1.0, 0.2, (0.5,), (100,), ("slow",), 5.0, 0.5, 1, 0.2)
 
 
@@ -79,7 +79,7 @@ class Gateway:
         for mode, stub in stubs.items():
             self.sm.create_model(ModelName=f"shadow-{mode}", PrimaryContainer={"Image": stub.url})
 
-    def endpoint(self, name: str, capture: bool = False) -> str:
+    def endpoint(self, name: str, capture: bool = False, bucket: str = "bench-capture") -> str:
         config: dict[str, Any] = {
             "EndpointConfigName": name,
             "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "production",
@@ -87,7 +87,7 @@ class Gateway:
         }  # fmt: skip
         if capture:
             config["DataCaptureConfig"] = {
-                "InitialSamplingPercentage": 100, "DestinationS3Uri": "s3://bench-capture/x",
+                "InitialSamplingPercentage": 100, "DestinationS3Uri": f"s3://{bucket}/x",
                 "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
             }  # fmt: skip
         self.sm.create_endpoint_config(**config)
@@ -145,12 +145,12 @@ class Gateway:
             time.sleep(0.1)
         raise TimeoutError(f"{name} never reached {status}")
 
-    def shadow_counts(self) -> dict[str, float]:
-        """Cumulative shadow counters of the bench endpoint, by outcome, from /metrics."""
+    def shadow_counts(self, endpoint: str = "bench") -> dict[str, float]:
+        """Cumulative shadow counters of an endpoint, by outcome, from /metrics."""
         text = urllib.request.urlopen(f"{self.server.url}/metrics").read().decode()
         counts: dict[str, float] = {}
         for line in text.splitlines():
-            if line.startswith('shadowserve_shadow_requests_total{endpoint="bench"'):
+            if line.startswith(f'shadowserve_shadow_requests_total{{endpoint="{endpoint}"'):
                 outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
                 counts[outcome] = counts.get(outcome, 0) + float(line.rsplit(" ", 1)[1])
         return counts

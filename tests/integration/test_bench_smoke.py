@@ -25,3 +25,22 @@ def test_bench_harness_smoke(tmp_path: Path) -> None:
     assert all(row["errors"] == 0 for row in results["isolation"])
     assert {row["capture"] for row in results["capture"]} == {"off", "on", "sink down"}
     assert (tmp_path / "isolation.png").stat().st_size > 1000
+    assert results["target"]["gateway"]["sent"] > 0
+    assert all("baseline" in row for row in results["isolation"])
+
+
+def test_soak_smoke(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--smoke", "--rate", "50", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    soak = json.loads((tmp_path / "soak.json").read_text())
+    assert soak["load"]["errors"] == 0
+    assert soak["load"]["sent"] > 0
+    # Every request of the run has its production capture record (sampling is 100 %).
+    assert soak["capture"]["production_records"] == soak["load"]["sent"]
+    assert soak["capture"]["distinct_inference_ids"] == soak["load"]["sent"]
+    assert soak["samples"] and soak["fds"]["max"] > 0
+    assert (tmp_path / "soak.png").stat().st_size > 1000
