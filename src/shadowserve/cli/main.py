@@ -15,6 +15,7 @@ from shadowserve.auth.credentials import CredentialsFileError, load_keys
 from shadowserve.cli.demo import run_demo
 from shadowserve.cli.report import fetch_report, print_report
 from shadowserve.config import Settings
+from shadowserve.http.protocol import BoundedHttpToolsProtocol
 
 
 @click.group()
@@ -212,7 +213,8 @@ def serve(
     _exit_quietly_after_shutdown()
     # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes in-flight requests,
     # then runs our lifespan shutdown (reconciler stop, store close).
-    uvicorn.run(application.http, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(application.http, host=host, port=port, log_level=log_level, access_log=False,
+                http=BoundedHttpToolsProtocol)  # fmt: skip
 
 
 def _warn_open(host: str) -> None:

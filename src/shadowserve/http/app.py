@@ -22,6 +22,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -38,11 +39,14 @@ from shadowserve.domain.errors import DomainError
 from shadowserve.metrics.report import Thresholds
 from shadowserve.protocol import awsjson, runtime_api
 from shadowserve.protocol.awsjson_service import AwsJsonService, WireResponse
+from shadowserve.protocol.bodies import BodyTooLarge, read_limited
 from shadowserve.protocol.errors import WireError
 from shadowserve.services import overview, reports
 from shadowserve.services.context import ControlPlane
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+# The largest control-plane request accepted; SageMaker's and Cloud Control's are a few KB.
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # The dashboard: static pages and vendored assets shipped inside the package.
 UI_DIRECTORY = str(files("shadowserve") / "ui" / "static")
 
@@ -69,7 +73,8 @@ def build_http_app(
         *api_routes(access.default_account, plane),
         *operations_routes(registry),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={404: _not_routed, 405: _not_routed})  # fmt: skip
     if access.requires_signature:
         app.add_middleware(LoopbackOnly, prefixes=("/api", "/ui", "/metrics"))
     return app
@@ -80,11 +85,16 @@ def aws_routes(access: Access, services: Mapping[str, Mounted]) -> list[BaseRout
         target = request.headers.get("x-amz-target", "")
         prefix, _, operation = target.partition(".")
         mounted = services.get(prefix)
-        raw = await request.body()
         try:
+            raw = await read_limited(request, MAX_REQUEST_BYTES)
             account = caller_account(access, request, raw)
+        except BodyTooLarge as exc:
+            return _error_response(WireError(
+                "ValidationException",
+                f"Request body of at least {exc.size} bytes exceeds the maximum of "
+                f"{exc.limit} bytes.", 413))  # fmt: skip
         except AuthError as error:
-            return _auth_failure(error)
+            return _error_response(WireError(error.code, error.message, error.status))
         if mounted is None or not operation:
             return _unknown_target(target)
         scope = awsjson.scope_for(
@@ -205,13 +215,20 @@ class LoopbackOnly:
         await self._app(scope, receive, send)
 
 
-def _auth_failure(error: AuthError) -> Response:
-    wire = WireError(error.code, error.message, error.status)
+def _error_response(error: WireError) -> Response:
     return Response(
-        content=awsjson.error_body(wire),
+        content=awsjson.error_body(error),
         status_code=error.status,
         headers={"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": error.code},
     )
+
+
+async def _not_routed(request: Request, exc: Exception) -> Response:
+    """404 and 405 in AWS's error shape, as everything else this server answers."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    return _error_response(WireError(
+        "UnknownOperationException",
+        f"No operation at {request.method} {request.url.path}.", status))  # fmt: skip
 
 
 def _to_response(wire: WireResponse) -> Response:
@@ -219,9 +236,7 @@ def _to_response(wire: WireResponse) -> Response:
 
 
 def _unknown_target(target: str) -> Response:
-    error = WireError("UnknownOperationException", f"Unknown operation target '{target}'.")
-    return Response(
-        content=awsjson.error_body(error),
-        status_code=400,
-        headers={"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": error.code},
+    shown = target if len(target) <= 256 else target[:256] + "…"
+    return _error_response(
+        WireError("UnknownOperationException", f"Unknown operation target '{shown}'.")
     )

@@ -24,6 +24,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SerializationFailed("The request body is not valid JSON.") from exc
+    except RecursionError as exc:  # nesting deeper than any request of ours needs
+        raise SerializationFailed("The request body is nested too deeply.") from exc
     if not isinstance(body, dict):
         raise SerializationFailed("The request body must be a JSON object.")
     return body

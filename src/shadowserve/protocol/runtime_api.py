@@ -13,6 +13,7 @@ from shadowserve.dataplane.invoke import InvokeRequest, InvokeResponse
 from shadowserve.dataplane.model_client import ModelCall
 from shadowserve.protocol import awsjson
 from shadowserve.protocol.awsjson_service import load_service_model
+from shadowserve.protocol.bodies import BodyTooLarge, read_limited
 from shadowserve.protocol.validate import SerializationFailed, ValidationFailed, validate
 
 MAX_PAYLOAD = 6 * 1024 * 1024  # 6 MB, botocore's BodyBlob limit
@@ -34,14 +35,11 @@ _HEADERS = {
 
 
 async def read_body(request: Request) -> bytes:
-    """The payload, refused unread when it declares more than InvokeEndpoint accepts."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_PAYLOAD:
-        raise _too_large(int(declared))
-    body = await request.body()
-    if len(body) > MAX_PAYLOAD:
-        raise _too_large(len(body))
-    return body
+    """The payload, refused once it is more than InvokeEndpoint accepts."""
+    try:
+        return await read_limited(request, MAX_PAYLOAD)
+    except BodyTooLarge as exc:
+        raise _too_large(exc.size) from None
 
 
 def parse_invoke(request: Request, body: bytes, account: str) -> InvokeRequest:

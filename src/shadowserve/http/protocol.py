@@ -1,0 +1,54 @@
+"""uvicorn's httptools protocol with a ceiling on the size of a request's head.
+
+llhttp (under httptools) buffers a header of any length before uvicorn sees it, so a client
+could make the server hold megabytes per connection. The head is counted as it arrives and
+the connection refused with 431 once it is larger than any real client sends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers; AWS SDKs send about 1 KB
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = True
+        self._head_bytes = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._head_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse()
+                return
+        super().data_received(data)
+
+    def _refuse(self) -> None:
+        code = "RequestHeaderFieldsTooLarge"
+        body = json.dumps({"__type": code, "message": f"The request line and headers exceed "
+                           f"{MAX_HEAD_BYTES} bytes."}).encode()  # fmt: skip
+        head = (
+            "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            "content-type: application/x-amz-json-1.1\r\n"
+            f"x-amzn-ErrorType: {code}\r\nconnection: close\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.logger.warning("refused a request whose head exceeds %d bytes", MAX_HEAD_BYTES)
+        self.transport.write(head + body)
+        self.transport.close()
+        self._in_head = False  # nothing more is read from this connection
