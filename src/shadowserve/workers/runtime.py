@@ -47,7 +47,9 @@ class Rollout:
 class EndpointWorkers:
     active: dict[str, VariantPool] = field(default_factory=dict)
     rollout: Rollout | None = None
-    failed_plan: tuple[tuple[str, ...], float, str] | None = None
+    # The plan that last failed, for which request (the endpoint's LastModifiedTime), when,
+    # and why: the same request is not retried at every reconciler pass; a new one is.
+    failed_plan: tuple[tuple[str, ...], object, float, str] | None = None
 
 
 class WorkerRuntime:
@@ -123,9 +125,14 @@ class WorkerRuntime:
     def _advance_rollout(
         self, deployment: Deployment, state: EndpointWorkers, plan: tuple[str, ...]
     ) -> DeployResult:
-        if state.failed_plan and state.failed_plan[0] == plan:
-            _, failed_at, reason = state.failed_plan
-            if time.monotonic() - failed_at < FAILED_PLAN_RETRY_AFTER:
+        if state.failed_plan:
+            failed, requested_at, failed_at, reason = state.failed_plan
+            same_request = requested_at == deployment.endpoint.last_modified_time
+            if (
+                failed == plan
+                and same_request
+                and (time.monotonic() - failed_at < FAILED_PLAN_RETRY_AFTER)
+            ):
                 return DeployResult(DeployState.FAILED, reason)
         rollout = state.rollout
         if rollout is None or rollout.plan != plan:
@@ -208,7 +215,8 @@ class WorkerRuntime:
         if reason is not None:
             self._drain(rollout.new)
             state.rollout = None
-            state.failed_plan = (rollout.plan, time.monotonic(), reason)
+            requested_at = deployment.endpoint.last_modified_time
+            state.failed_plan = (rollout.plan, requested_at, time.monotonic(), reason)
             return DeployResult(DeployState.FAILED, reason)
         if rollout.preparing or not all(p.all_healthy() for p in rollout.new):
             return DeployResult(DeployState.PENDING)
