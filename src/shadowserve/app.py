@@ -37,6 +37,7 @@ from shadowserve.protocol.awsjson_service import AwsJsonService, load_service_mo
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.endpoints import endpoint_status
 from shadowserve.services.reconciler import Reconciler
+from shadowserve.storage_health import StorageHealth
 from shadowserve.store.sql import SqlStore
 from shadowserve.workers.artifacts import ArtifactCache
 from shadowserve.workers.runtime import WorkerRuntime
@@ -157,6 +158,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         invoker,
         plane,
         registry,
+        StorageHealth(settings.data_dir, registry),
         lifespan=lifespan,
     )
     return Application(settings, plane, runtime, events, http)

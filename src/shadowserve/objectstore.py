@@ -71,10 +71,16 @@ class LocalObjectStore:
         extra: dict[str, str] | None = None,  # noqa: ARG002 - part of the ObjectStore protocol
     ) -> None:
         path = self.path_of(location)
-        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(body)
-        partial.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(body)
+            partial.replace(path)
+        except OSError as exc:  # a full disk is a sink failure like S3 being down
+            partial.unlink(missing_ok=True)
+            raise ObjectStoreError(
+                f"Could not write s3://{location.bucket}/{location.key} to {path}: {exc}"
+            ) from exc
 
 
 class S3ObjectStore:

@@ -51,3 +51,15 @@ class CodedError(DomainError):
 
 class StaleWrite(Exception):
     """Optimistic concurrency: the record changed since it was read. Internal, never shown."""
+
+
+class StorageFull(CodedError):
+    """The store could not write: its disk (or database) is full. Nothing was changed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            "ServiceUnavailable",
+            f"The server could not store the change because its storage is full ({detail}). "
+            "Nothing was changed; free space in the data directory and retry.",
+            503,
+        )

@@ -43,6 +43,7 @@ from shadowserve.protocol.bodies import BodyTooLarge, read_limited
 from shadowserve.protocol.errors import WireError
 from shadowserve.services import overview, reports
 from shadowserve.services.context import ControlPlane
+from shadowserve.storage_health import StorageHealth
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 # The largest control-plane request accepted; SageMaker's and Cloud Control's are a few KB.
@@ -65,13 +66,14 @@ def build_http_app(
     invoker: Invoker,
     plane: ControlPlane,
     registry: CollectorRegistry,
+    storage: StorageHealth,
     lifespan: Lifespan | None = None,
 ) -> Starlette:
     routes = [
         *aws_routes(access, services),
         *runtime_routes(access, invoker),
         *api_routes(access.default_account, plane),
-        *operations_routes(registry),
+        *operations_routes(registry, storage),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={404: _not_routed, 405: _not_routed})  # fmt: skip
@@ -155,12 +157,14 @@ def api_routes(account: str, plane: ControlPlane) -> list[BaseRoute]:
     ]
 
 
-def operations_routes(registry: CollectorRegistry) -> list[BaseRoute]:
+def operations_routes(registry: CollectorRegistry, storage: StorageHealth) -> list[BaseRoute]:
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        # Always 200 while the server answers: a full disk is reported, not a reason for an
+        # orchestrator to restart a server that still serves every invocation.
+        return JSONResponse(storage.report())
 
     return [
         Route("/metrics", metrics, methods=["GET"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from shadowserve.domain.arns import Scope
-from shadowserve.domain.errors import DomainError, StaleWrite
+from shadowserve.domain.errors import DomainError, StaleWrite, StorageFull
 from shadowserve.domain.experiment import InferenceExperiment
 from shadowserve.domain.resources import Endpoint, EndpointConfig, EndpointStatus, Model
 from shadowserve.periodic import PeriodicThread
@@ -54,6 +54,8 @@ class Reconciler:
                     experiment_steps.advance(repo, found, now)
         except StaleWrite:
             return  # Changed by a request meanwhile; the next pass sees the new state.
+        except StorageFull:
+            return  # Nothing was written; the next pass tries again (the store logged it).
         except DomainError as exc:
             self._cancel(scope, name, exc.message)
         except Exception as exc:

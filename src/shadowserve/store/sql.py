@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,11 +26,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shadowserve.domain.arns import Scope
-from shadowserve.domain.errors import StaleWrite
+from shadowserve.domain.errors import StaleWrite, StorageFull
 from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 
@@ -83,11 +86,27 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
-        with self._lock, self._engine.begin() as connection:
-            yield SqlTransaction(connection)
+        try:
+            with self._lock, self._engine.begin() as connection:
+                yield SqlTransaction(connection)
+        except OperationalError as exc:
+            if _storage_full(exc):
+                log.error("storage full, nothing written: %s", exc.orig)
+                raise StorageFull(str(exc.orig)) from exc
+            raise
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def _storage_full(exc: OperationalError) -> bool:
+    """SQLite's "database or disk is full", PostgreSQL's disk_full (SQLSTATE 53100)."""
+    text = str(exc.orig)
+    return (
+        "disk is full" in text
+        or "No space left on device" in text
+        or getattr(exc.orig, "sqlstate", None) == "53100"
+    )
 
 
 def _make_engine(url: str) -> Engine:
