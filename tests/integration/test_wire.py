@@ -99,7 +99,8 @@ def test_unknown_operations(server: ServerProcess, sagemaker: Any) -> None:
 def test_healthz(server: ServerProcess) -> None:
     response = httpx.get(server.url + "/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json()["status"] == "ok"
+    assert response.json()["data_dir_free_bytes"] > 0
 
 
 def test_regions_are_separate(server: ServerProcess, unique: Any) -> None:

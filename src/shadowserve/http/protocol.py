@@ -20,22 +20,28 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._in_head = True
         self._head_bytes = 0
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._in_head = True
-        self._head_bytes = 0
+        self._tail = b""  # the last bytes seen, in case "\r\n\r\n" spans two reads
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._head_bytes = 0
+        self._tail = b""
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True  # a kept-alive connection's next request starts with a head
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
-            self._head_bytes += len(data)
+            seen = self._tail + data
+            end = seen.find(b"\r\n\r\n")
+            # Only the head counts: a read may carry the start of the body too.
+            self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse()
                 return
+            self._tail = seen[-3:]
         super().data_received(data)
 
     def _refuse(self) -> None:
