@@ -19,8 +19,8 @@ from tests import builders
 from tests.echo_container import echo_container
 
 # The data-plane server (S3 through moto, an event log, tight shadow bounds) and its model
-# builders, for the data-plane and dashboard tests.
-pytest_plugins = ["tests.dataplane_fixtures"]
+# builders, for the data-plane and dashboard tests; a server of a test's own (`local`).
+pytest_plugins = ["tests.dataplane_fixtures", "tests.local_server"]
 
 ROLE = "arn:aws:iam::123456789012:role/shadowserve-tests"
 FAST = ["--reconcile-interval", "0.1"]

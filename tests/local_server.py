@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.conftest import FAST, client
@@ -34,6 +37,12 @@ class LocalServer:
         self.sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
             {"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": count,
              "InstanceType": "ml.m5.large"}])  # fmt: skip
+
+    def endpoint(self, name: str, model: str, count: int = 1) -> None:
+        """An InService endpoint serving `model`, its config named after it."""
+        self.config(name, model, count=count)
+        self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+        self.wait_in_service(name)
 
     def wait_in_service(self, endpoint: str) -> None:
         self.sagemaker.get_waiter("endpoint_in_service").wait(
@@ -73,3 +82,10 @@ class Traffic:
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join(30)
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[LocalServer]:
+    server = LocalServer(tmp_path / "data")
+    yield server
+    server.process.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,13 +17,6 @@ from tests.dataplane_support import (
     wait_until,
 )
 from tests.local_server import LocalServer, Traffic
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Any:
-    server = LocalServer(tmp_path / "data")
-    yield server
-    server.process.stop()
 
 
 def test_instance_count_workers_and_restart_after_a_crash(local: LocalServer) -> None:

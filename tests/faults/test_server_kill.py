@@ -6,26 +6,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.builders import model_variant
 from tests.conftest import FAST, client
 from tests.dataplane_support import wait_until
 from tests.local_server import LocalServer, Traffic
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[LocalServer]:
-    server = LocalServer(tmp_path / "data")
-    yield server
-    server.process.stop()
 
 
 def _report(url: str, experiment: str) -> dict[str, Any]:
@@ -43,9 +33,7 @@ def _invocations(url: str, experiment: str, role: str) -> int:
 def test_server_killed_under_load_comes_back_whole(local: LocalServer) -> None:
     local.model("prod", 2)
     local.model("cand", 2)
-    local.config("ep", "prod", count=1)
-    local.sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="ep")
-    local.wait_in_service("ep")
+    local.endpoint("ep", "prod")
     end = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     local.sagemaker.create_inference_experiment(
         Name="x", Type="ShadowMode", RoleArn="arn:aws:iam::123456789012:role/r",

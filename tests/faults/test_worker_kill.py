@@ -8,24 +8,14 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.dataplane_support import wait_until
 from tests.local_server import LocalServer
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[LocalServer]:
-    server = LocalServer(tmp_path / "data")
-    yield server
-    server.process.stop()
 
 
 def _invoke(local: LocalServer, variant: str, value: float) -> Any:
