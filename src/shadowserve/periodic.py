@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -33,3 +34,21 @@ class PeriodicThread:
             except Exception:  # The loop must outlive any one bad pass.
                 log.exception("%s pass failed", self._name)
             self._stopped.wait(self._interval)
+
+
+class PeriodicWork(ABC):
+    """Work done in passes on a thread of its own (reconciler, supervisor, Cloud Control
+    requests); a subclass says what one pass is."""
+
+    def __init__(self, name: str, interval: float) -> None:
+        self._thread = PeriodicThread(name, interval, self.run_once)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._thread.stop()
+
+    @abstractmethod
+    def run_once(self) -> None:
+        """One pass; an exception is logged and the next pass runs as usual."""

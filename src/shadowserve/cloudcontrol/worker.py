@@ -9,23 +9,17 @@ from shadowserve.cloudcontrol import service
 from shadowserve.cloudcontrol.requests import FINISHED, KIND, ResourceRequest
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import StaleWrite
-from shadowserve.periodic import PeriodicThread
+from shadowserve.periodic import PeriodicWork
 from shadowserve.services.context import ControlPlane
 from shadowserve.store.base import Document
 
 log = logging.getLogger(__name__)
 
 
-class RequestWorker:
+class RequestWorker(PeriodicWork):
     def __init__(self, plane: ControlPlane, interval: float = 0.2) -> None:
+        super().__init__("cloudcontrol", interval)
         self._plane = plane
-        self._thread = PeriodicThread("cloudcontrol", interval, self.run_once)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._thread.stop()
 
     def run_once(self) -> None:
         with self._plane.store.transaction() as tx:

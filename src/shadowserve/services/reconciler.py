@@ -13,7 +13,7 @@ from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import DomainError, StaleWrite, StorageFull
 from shadowserve.domain.experiment import InferenceExperiment
 from shadowserve.domain.resources import Endpoint, EndpointConfig, EndpointStatus, Model
-from shadowserve.periodic import PeriodicThread
+from shadowserve.periodic import PeriodicWork
 from shadowserve.services import experiment_steps
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.repository import Repository, all_scopes
@@ -24,16 +24,10 @@ log = logging.getLogger(__name__)
 ROLLING_OUT = (EndpointStatus.CREATING, EndpointStatus.UPDATING)
 
 
-class Reconciler:
+class Reconciler(PeriodicWork):
     def __init__(self, plane: ControlPlane, interval: float) -> None:
+        super().__init__("reconciler", interval)
         self._plane = plane
-        self._thread = PeriodicThread("reconciler", interval, self.run_once)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._thread.stop()
 
     def run_once(self) -> None:
         """One pass over every experiment, then every endpoint."""

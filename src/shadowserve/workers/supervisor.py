@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import httpx
 
-from shadowserve.periodic import PeriodicThread
+from shadowserve.periodic import PeriodicWork
 from shadowserve.workers.runtime import WorkerRuntime
 
 
-class Supervisor:
+class Supervisor(PeriodicWork):
     def __init__(self, runtime: WorkerRuntime, interval: float = 0.25) -> None:
+        super().__init__("supervisor", interval)
         self._runtime = runtime
         self._client = httpx.Client()
-        self._thread = PeriodicThread("supervisor", interval, self._pass)
-
-    def start(self) -> None:
-        self._thread.start()
 
     def stop(self) -> None:
-        self._thread.stop()
+        super().stop()
         self._runtime.shutdown()
         self._client.close()
 
-    def _pass(self) -> None:
+    def run_once(self) -> None:
         self._runtime.supervise(self._client)
