@@ -34,8 +34,8 @@ test: $(STAMP) system-deps
 # Benchmarks and the soak run (not part of `make test`): under 10 minutes, loopback only;
 # see docs/benchmarks.md and docs/reliability.md.
 bench: $(STAMP) system-deps
-	timeout 420 $(BIN)/python -m bench.run --out bench/results
-	timeout 240 $(BIN)/python -m bench.soak --out bench/results
+	timeout 390 $(BIN)/python -m bench.run --out bench/results
+	timeout 210 $(BIN)/python -m bench.soak --out bench/results
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

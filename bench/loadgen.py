@@ -18,7 +18,7 @@ LAG_LIMIT_MS = 2.0
 # A request unanswered after this long is counted as an error (and its latency recorded as
 # this long): enough to show a collapse (nginx behind a hanging mirror) without letting one
 # cell take half a minute to drain.
-REQUEST_TIMEOUT_S = 10.0
+REQUEST_TIMEOUT_S = 5.0
 
 
 @dataclass

@@ -147,7 +147,7 @@ def _print(result: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=180.0)
+    parser.add_argument("--seconds", type=float, default=150.0)
     parser.add_argument("--rate", type=float, default=250.0)
     parser.add_argument("--smoke", action="store_true", help="a few seconds, to check it runs")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
