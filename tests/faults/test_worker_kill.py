@@ -39,7 +39,7 @@ def _answer_or_none(local: LocalServer, variant: str) -> Any:
 
 
 def test_worker_killed_mid_request(local: LocalServer) -> None:
-    local.model("slow", 2, SLEEP="1.5")
+    local.model("slow", 2, SLEEP="3")
     local.model("fast", 3)
     local.sagemaker.create_endpoint_config(EndpointConfigName="two", ProductionVariants=[
         {"VariantName": "A", "ModelName": "slow", "InitialInstanceCount": 1,
@@ -61,7 +61,7 @@ def test_worker_killed_mid_request(local: LocalServer) -> None:
 
     thread = threading.Thread(target=in_flight)
     thread.start()
-    time.sleep(0.7)  # the slow model is now inside predict_fn
+    time.sleep(1.2)  # the slow model (3 s per call) is now inside predict_fn
     os.kill(slow_pids[0], signal.SIGKILL)
     # The other variant answers throughout.
     assert [_invoke(local, "B", v) for v in range(5)] == [[3.0 * v] for v in range(5)]
