@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from shadowserve.cli.server_process import ServerProcess
 from tests import builders
@@ -50,13 +51,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield process
 
 
-def client(url: str, service: str = "sagemaker", region: str = "us-east-1") -> Any:
+def client(
+    url: str,
+    service: str = "sagemaker",
+    region: str = "us-east-1",
+    *,
+    key_id: str = "testing",
+    secret: str = "testing",
+    attempts: int | None = None,
+) -> Any:
+    """A boto3 client for the server at `url`. `attempts=1` turns botocore's retries off, to
+    see each error (429, 503, a reset connection) as the server sent it."""
+    config = Config(retries={"total_max_attempts": attempts}) if attempts else None
     return boto3.client(
         service,
         endpoint_url=url,
         region_name=region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=config,
     )
 
 

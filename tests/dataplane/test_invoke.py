@@ -6,12 +6,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.conftest import client
 from tests.dataplane_fixtures import MODEL_TIMEOUT, Models, running_container_endpoint
 from tests.dataplane_support import wait_until
 
@@ -147,10 +146,7 @@ def test_not_ready_while_creating(models: Models) -> None:
     """
     endpoint = models.endpoint(models.model(source), wait=False)
     # botocore retries a 429 by itself; ask once to see the error.
-    once = boto3.client(
-        "sagemaker-runtime", endpoint_url=models.server.url, region_name="us-east-1",
-        config=Config(retries={"total_max_attempts": 1}),
-    )  # fmt: skip
+    once = client(models.server.url, "sagemaker-runtime", attempts=1)
     with pytest.raises(ClientError) as excinfo:
         once.invoke_endpoint(EndpointName=endpoint, Body=b"[1]", ContentType="application/json")
     assert _error(excinfo)["Error"]["Code"] == "ModelNotReadyException"

@@ -8,17 +8,14 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from shadowserve.cli.server_process import ServerProcess
 from tests import builders
-from tests.conftest import FAST
+from tests.conftest import FAST, client
 from tests.dataplane_support import metric
 
 
@@ -37,13 +34,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def _client(url: str, service: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-        aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}),
-    )  # fmt: skip
-
-
 def _fill(path: Path) -> None:
     with path.open("wb") as filler:
         try:
@@ -58,8 +48,8 @@ def test_disk_full(small_disk: Path) -> None:
     data_dir = small_disk / "data"
     server = ServerProcess(data_dir, extra_args=FAST, log_path=small_disk.parent / "log").start()
     try:
-        sagemaker = _client(server.url, "sagemaker")
-        runtime = _client(server.url, "sagemaker-runtime")
+        sagemaker = client(server.url, attempts=1)
+        runtime = client(server.url, "sagemaker-runtime", attempts=1)
         builders.create_model(sagemaker, "before")
         sagemaker.create_endpoint_config(
             EndpointConfigName="cfg",
@@ -99,7 +89,7 @@ def test_disk_full(small_disk: Path) -> None:
     finally:
         server.stop()
     with ServerProcess(data_dir, extra_args=FAST, log_path=small_disk.parent / "log") as again:
-        sagemaker = _client(again.url, "sagemaker")
+        sagemaker = client(again.url, attempts=1)
         names = {model["ModelName"] for model in sagemaker.list_models()["Models"]}
         assert names == {"before", "after"}
         assert sagemaker.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "InService"

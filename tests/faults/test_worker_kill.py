@@ -10,20 +10,15 @@ import threading
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.conftest import client
 from tests.dataplane_support import wait_until
 from tests.local_server import LocalServer
 
 
 def _invoke(local: LocalServer, variant: str, value: float) -> Any:
-    runtime = boto3.client(
-        "sagemaker-runtime", endpoint_url=local.process.url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1}),  # see each failure as it is
-    )  # fmt: skip
+    runtime = client(local.process.url, "sagemaker-runtime", attempts=1)
     response = runtime.invoke_endpoint(
         EndpointName="two", Body=json.dumps([value]), ContentType="application/json",
         TargetVariant=variant,

@@ -15,18 +15,16 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import boto3
 import httpx
 import pytest
 from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from shadowserve.cli.server_process import ServerProcess, free_port
 from tests import builders
-from tests.conftest import FAST
+from tests.conftest import FAST, client
 
 ALICE = ("AKIAALICE0000000001", "alice-secret", "111111111111")
 BOB = ("AKIABOB00000000000002", "bob-secret", "222222222222")
@@ -57,11 +55,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
 
 def _client(server: ServerProcess, key: tuple[str, str, str], service: str = "sagemaker",
             secret: str | None = None) -> Any:  # fmt: skip
-    return boto3.client(
-        service, endpoint_url=server.url, region_name="us-east-1",
-        aws_access_key_id=key[0], aws_secret_access_key=secret or key[1],
-        config=Config(retries={"total_max_attempts": 1}),
-    )  # fmt: skip
+    return client(server.url, service, key_id=key[0], secret=secret or key[1], attempts=1)
 
 
 def _signed(url: str, headers: dict[str, str], body: bytes, key: tuple[str, str, str],
