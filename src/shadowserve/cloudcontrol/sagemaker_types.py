@@ -3,6 +3,7 @@ SageMaker API uses, so a resource made through one is seen through the other."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from shadowserve.cloudcontrol.handler import (
@@ -48,8 +49,31 @@ def _everything(query_pages: Any) -> list[Any]:
             return items
 
 
-class ImmediateType:
-    """Types whose every property but Tags is createOnly, and that settle at once."""
+class ImmediateType(ABC):
+    """Types whose every property but Tags is createOnly, and that settle at once: read by
+    name (or ARN), deleted by name, properties limited to the type's schema."""
+
+    type_name: str
+    resource: type[Any]  # the domain class stored under the name
+
+    def __init__(self) -> None:
+        self._allowed = set(schema_for(self.type_name).document["properties"])  # type: ignore[union-attr]
+
+    def read(self, plane: ControlPlane, scope: Scope, identifier: str) -> dict[str, Any] | None:
+        found = _find(plane, scope, self.resource, identifier)
+        return None if found is None else self._properties(plane, scope, found)
+
+    def delete(self, plane: ControlPlane, scope: Scope, identifier: str) -> None:
+        try:
+            self._delete(plane, scope, name_of(identifier))
+        except DomainError as exc:
+            raise failure_from(exc, self.type_name, identifier) from exc
+
+    @abstractmethod
+    def _properties(self, plane: ControlPlane, scope: Scope, value: Any) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _delete(self, plane: ControlPlane, scope: Scope, name: str) -> None: ...
 
     def update(self, plane: ControlPlane, scope: Scope, identifier: str,
                current: dict[str, Any], desired: dict[str, Any]) -> None:  # fmt: skip
@@ -67,13 +91,7 @@ class ImmediateType:
 
 class ModelType(ImmediateType):
     type_name = "AWS::SageMaker::Model"
-
-    def __init__(self) -> None:
-        self._allowed = set(schema_for(self.type_name).document["properties"])  # type: ignore[union-attr]
-
-    def read(self, plane: ControlPlane, scope: Scope, identifier: str) -> dict[str, Any] | None:
-        model = _find(plane, scope, Model, identifier)
-        return None if model is None else self._properties(plane, scope, model)
+    resource = Model
 
     def _properties(self, plane: ControlPlane, scope: Scope, model: Model) -> dict[str, Any]:
         found = properties(model, self._allowed)
@@ -94,22 +112,13 @@ class ModelType(ImmediateType):
             raise failure_from(exc, self.type_name, body["ModelName"]) from exc
         return created.model_arn
 
-    def delete(self, plane: ControlPlane, scope: Scope, identifier: str) -> None:
-        try:
-            models.delete_model(plane, scope, name_of(identifier))
-        except DomainError as exc:
-            raise failure_from(exc, self.type_name, identifier) from exc
+    def _delete(self, plane: ControlPlane, scope: Scope, name: str) -> None:
+        models.delete_model(plane, scope, name)
 
 
 class EndpointConfigType(ImmediateType):
     type_name = "AWS::SageMaker::EndpointConfig"
-
-    def __init__(self) -> None:
-        self._allowed = set(schema_for(self.type_name).document["properties"])  # type: ignore[union-attr]
-
-    def read(self, plane: ControlPlane, scope: Scope, identifier: str) -> dict[str, Any] | None:
-        config = _find(plane, scope, EndpointConfig, identifier)
-        return None if config is None else self._properties(plane, scope, config)
+    resource = EndpointConfig
 
     def _properties(
         self, plane: ControlPlane, scope: Scope, config: EndpointConfig
@@ -135,11 +144,8 @@ class EndpointConfigType(ImmediateType):
             raise failure_from(exc, self.type_name, body["EndpointConfigName"]) from exc
         return created.endpoint_config_arn
 
-    def delete(self, plane: ControlPlane, scope: Scope, identifier: str) -> None:
-        try:
-            endpoint_configs.delete_endpoint_config(plane, scope, name_of(identifier))
-        except DomainError as exc:
-            raise failure_from(exc, self.type_name, identifier) from exc
+    def _delete(self, plane: ControlPlane, scope: Scope, name: str) -> None:
+        endpoint_configs.delete_endpoint_config(plane, scope, name)
 
 
 class EndpointType:
