@@ -17,10 +17,12 @@ from shadowserve.auth.access import Access, OpenAccess, SigV4Access
 from shadowserve.auth.credentials import load_keys
 from shadowserve.capture.writer import CaptureLimits, CaptureWriter
 from shadowserve.cloudcontrol.worker import RequestWorker
+from shadowserve.comparison.settings import CompareSettings
 from shadowserve.config import Settings
 from shadowserve.dataplane.event_log import EventLog
 from shadowserve.dataplane.events import EventBus
 from shadowserve.dataplane.invoke import Invoker
+from shadowserve.dataplane.noise_probes import NoiseProbes
 from shadowserve.dataplane.routing import RoutingTable
 from shadowserve.dataplane.shadow import ShadowDispatcher
 from shadowserve.domain.arns import Scope
@@ -34,6 +36,7 @@ from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.objectstore import ObjectStore, object_store
 from shadowserve.protocol import cloudcontrol, sagemaker
 from shadowserve.protocol.awsjson_service import AwsJsonService, load_service_model
+from shadowserve.services.compare_settings import ExperimentSettings
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.endpoints import endpoint_status
 from shadowserve.services.reconciler import Reconciler
@@ -56,7 +59,7 @@ class Application:
 
 
 def _consumers(
-    settings: Settings, store: SqlStore, objects: ObjectStore, registry: CollectorRegistry
+    settings: Settings, plane: ControlPlane, objects: ObjectStore, registry: CollectorRegistry
 ) -> tuple[EventLog | None, CaptureWriter, Aggregator]:
     """What consumes invocation events: the optional event log, capture, and metrics."""
     event_log = EventLog(settings.event_log) if settings.event_log else None
@@ -69,12 +72,10 @@ def _consumers(
         ),
     )
     aggregator = Aggregator(
-        store,
+        plane.store,
         VariantMetrics(registry),
-        AggregatorSettings(
-            output_tolerance=settings.output_tolerance,
-            pair_wait_seconds=settings.shadow_timeout + 30,
-        ),
+        AggregatorSettings(pair_wait_seconds=settings.shadow_timeout + 30),
+        ExperimentSettings(plane, compare_defaults(settings)),
     )
     return event_log, capture, aggregator
 
@@ -92,7 +93,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     supervisor = Supervisor(runtime)
     registry = CollectorRegistry()
     events = EventBus()
-    event_log, capture, aggregator = _consumers(settings, store, objects, registry)
+    event_log, capture, aggregator = _consumers(settings, plane, objects, registry)
     for consumer in (event_log, capture, aggregator):
         if consumer is not None:
             events.subscribe(consumer)
@@ -102,6 +103,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         concurrency=settings.shadow_concurrency,
         queue_size=settings.shadow_queue_size,
         timeout=settings.shadow_timeout,
+        probes=NoiseProbes(settings.noise_probe_percentage),
     )
 
     async def lookup(scope: Scope, name: str) -> tuple[EndpointStatus, str | None] | None:
@@ -159,9 +161,15 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         plane,
         registry,
         StorageHealth(settings.data_dir, registry),
+        compare_defaults(settings),
         lifespan=lifespan,
     )
     return Application(settings, plane, runtime, events, http)
+
+
+def compare_defaults(settings: Settings) -> CompareSettings:
+    """How outputs are compared where an experiment's tags say nothing."""
+    return CompareSettings(tolerance=settings.output_tolerance)
 
 
 def access_for(settings: Settings) -> Access:

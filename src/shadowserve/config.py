@@ -33,6 +33,9 @@ class Settings:
     capture_max_buffered_records: int = 20_000
     # Two scores (floats) in model outputs agree when they differ by at most this much.
     output_tolerance: float = 1e-6
+    # Share (%) of mirrored requests sent to the shadow a second time to learn which output
+    # fields are noise (an experiment's first 20 copies always are); 0 turns probing off.
+    noise_probe_percentage: float = 5.0
     # Append a JSON line per invocation event here (an audit trail; None: off).
     event_log: Path | None = None
     # "none": any (or no) credentials, all one account. "sigv4": every request signed by a

@@ -138,6 +138,15 @@ def cli() -> None:
     help="Largest difference at which two scores in model outputs still agree.",
 )
 @click.option(
+    "--noise-probe-percentage",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0, 100),
+    envvar="SHADOWSERVE_NOISE_PROBE_PERCENTAGE",
+    help="Share (%) of mirrored requests sent to the shadow twice to learn which output "
+    "fields are noise (every experiment's first 20 copies are); 0 turns it off.",
+)
+@click.option(
     "--auth",
     type=click.Choice(["none", "sigv4"]),
     default="none",
@@ -171,6 +180,7 @@ def serve(
     capture_flush_seconds: float,
     capture_max_buffered_records: int,
     output_tolerance: float,
+    noise_probe_percentage: float,
     auth: str,
     credentials_file: Path | None,
 ) -> None:
@@ -200,6 +210,7 @@ def serve(
         capture_flush_seconds=capture_flush_seconds,
         capture_max_buffered_records=capture_max_buffered_records,
         output_tolerance=output_tolerance,
+        noise_probe_percentage=noise_probe_percentage,
         auth=auth,
         credentials_file=credentials_file,
     )

@@ -33,6 +33,16 @@ class ErrorKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class RepeatAnswer:
+    """A noise probe: the shadow's second answer to the same request. It is compared with the
+    first (what differs between them is noise), and neither captured nor counted as traffic."""
+
+    body: bytes
+    content_type: str | None
+    succeeded: bool
+
+
+@dataclass(frozen=True)
 class InvocationEvent:
     scope: Scope
     endpoint_name: str
@@ -57,6 +67,8 @@ class InvocationEvent:
     # (decided once per request, so both legs of a request are captured or neither).
     capture: DataCaptureConfig | None = None
     captured: bool = False
+    # Shadow legs chosen as noise probes: the second answer to the same request.
+    repeat: RepeatAnswer | None = None
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     event_id: str = field(default_factory=random_uuid)
 

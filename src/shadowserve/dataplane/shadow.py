@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 
-from shadowserve.dataplane.events import ErrorKind, EventBus, InvocationEvent
+from shadowserve.dataplane.events import ErrorKind, EventBus, InvocationEvent, RepeatAnswer
 from shadowserve.dataplane.legs import Leg, leg_event
 from shadowserve.dataplane.model_client import (
     ModelAnswer,
@@ -23,6 +23,7 @@ from shadowserve.dataplane.model_client import (
     call_model,
     model_http_client,
 )
+from shadowserve.dataplane.noise_probes import NoiseProbes
 from shadowserve.dataplane.routing import ShadowRoute
 from shadowserve.metrics.shadow import ShadowCounters
 
@@ -45,8 +46,10 @@ class ShadowDispatcher:
         concurrency: int = 32,
         queue_size: int = 1000,
         timeout: float = 60.0,
+        probes: NoiseProbes | None = None,
     ) -> None:
         self._bus = bus
+        self._probes = probes or NoiseProbes(0)
         self._counters = counters
         self._concurrency = concurrency
         self._timeout = timeout
@@ -86,12 +89,23 @@ class ShadowDispatcher:
             try:
                 pool = job.route.variant.pool
                 answer = await call_model(client, pool, job.call, self._timeout)
+                finished_ns = time.perf_counter_ns()
                 self._counters.finished(job.leg.endpoint_name, job.leg.variant_name, answer)
-                self._bus.publish(_event(job, answer, time.perf_counter_ns()))
+                event = _event(job, answer, finished_ns)
+                if event.succeeded and self._probes.chosen(job.leg.experiment_name):
+                    event = replace(event, repeat=await self._repeat(client, job))
+                self._bus.publish(event)
             except Exception:
                 log.exception("shadow call failed unexpectedly")
             finally:
                 self._queue.task_done()
+
+    async def _repeat(self, client: aiohttp.ClientSession, job: ShadowJob) -> RepeatAnswer:
+        """The same request to the shadow once more: a noise probe."""
+        self._counters.probed(job.leg.endpoint_name, job.leg.variant_name)
+        answer = await call_model(client, job.route.variant.pool, job.call, self._timeout)
+        succeeded = answer.error_kind is None and 200 <= answer.status < 300
+        return RepeatAnswer(answer.body, answer.content_type, succeeded)
 
 
 def _event(job: ShadowJob, answer: ModelAnswer, finished_ns: int) -> InvocationEvent:

@@ -32,11 +32,12 @@ from starlette.types import Scope as AsgiScope
 
 from shadowserve.auth.access import Access, is_loopback
 from shadowserve.auth.sigv4 import AuthError, IncomingRequest
+from shadowserve.comparison.settings import CompareSettings, Overrides
 from shadowserve.dataplane.errors import InvokeError
 from shadowserve.dataplane.invoke import Invoker
 from shadowserve.domain.arns import Scope
-from shadowserve.domain.errors import DomainError
-from shadowserve.metrics.report import Thresholds
+from shadowserve.domain.errors import DomainError, ResourceNotFound
+from shadowserve.metrics.verdict import Thresholds
 from shadowserve.protocol import awsjson, runtime_api
 from shadowserve.protocol.awsjson_service import AwsJsonService, WireResponse
 from shadowserve.protocol.bodies import BodyTooLarge, read_limited
@@ -67,12 +68,13 @@ def build_http_app(
     plane: ControlPlane,
     registry: CollectorRegistry,
     storage: StorageHealth,
+    compare_defaults: CompareSettings,
     lifespan: Lifespan | None = None,
 ) -> Starlette:
     routes = [
         *aws_routes(access, services),
         *runtime_routes(access, invoker),
-        *api_routes(access.default_account, plane),
+        *api_routes(access.default_account, plane, compare_defaults),
         *operations_routes(registry, storage),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
@@ -127,7 +129,7 @@ def runtime_routes(access: Access, invoker: Invoker) -> list[BaseRoute]:
     return [Route("/endpoints/{endpoint_name}/invocations", invocations, methods=["POST"])]
 
 
-def api_routes(account: str, plane: ControlPlane) -> list[BaseRoute]:
+def api_routes(account: str, plane: ControlPlane, defaults: CompareSettings) -> list[BaseRoute]:
     def scope_of(request: Request) -> Scope:
         return Scope(account, request.query_params.get("region", awsjson.DEFAULT_REGION))
 
@@ -136,13 +138,14 @@ def api_routes(account: str, plane: ControlPlane) -> list[BaseRoute]:
             thresholds = thresholds_from(request.query_params)
         except ValueError as exc:
             return JSONResponse({"message": f"Invalid threshold: {exc}"}, status_code=400)
+        wanted = reports.ReportRequest(thresholds, defaults, overrides_from(request.query_params))
         name = request.path_params["name"]
         try:
             body = await run_in_threadpool(
-                reports.experiment_report, plane, scope_of(request), name, thresholds
+                reports.experiment_report, plane, scope_of(request), name, wanted
             )
         except DomainError as exc:
-            return JSONResponse({"message": exc.message}, status_code=404)
+            return _api_error(exc)
         return JSONResponse(body)
 
     async def overview_page(request: Request) -> Response:
@@ -180,6 +183,22 @@ def thresholds_from(query: Mapping[str, str]) -> Thresholds:
             kind = int if field.type in ("int", int) else float
             values[field.name] = kind(query[field.name])
     return Thresholds(**values)
+
+
+def overrides_from(query: Mapping[str, str]) -> Overrides:
+    """Comparison settings for one report (compare_mode, ignore, tolerance, label_threshold),
+    as text; they are parsed, and refused with a clear message, by the report itself."""
+    return Overrides(
+        mode=query.get("compare_mode"),
+        ignore=query.get("ignore"),
+        tolerance=query.get("tolerance"),
+        label_threshold=query.get("label_threshold"),
+    )
+
+
+def _api_error(error: DomainError) -> JSONResponse:
+    status = 404 if isinstance(error, ResourceNotFound) else 400
+    return JSONResponse({"message": error.message}, status_code=status)
 
 
 def caller_account(access: Access, request: Request, body: bytes) -> str:

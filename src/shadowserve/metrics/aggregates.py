@@ -12,8 +12,11 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from shadowserve.comparison.aggregate import OutputAggregate
+from shadowserve.comparison.bins import Counts, log_ratio_bin
+from shadowserve.comparison.outputs import ParsedOutput, parse_output
+from shadowserve.comparison.settings import CompareSettings
 from shadowserve.dataplane.events import ErrorKind, InvocationEvent
-from shadowserve.metrics.comparison import OutputComparison
 from shadowserve.metrics.histogram import LogHistogram
 
 
@@ -64,42 +67,31 @@ class VariantAggregate:
 
 @dataclass
 class PairAggregate:
-    """Requests both variants saw. Latency moments allow a paired t-test after merging."""
+    """Requests both variants saw: statuses, the output comparison (per field, by kind), and
+    latency per request — moments for a paired t-test and a histogram of log ratios for the
+    median ratio with a distribution-free interval."""
 
     pairs: int = 0
     unpaired: int = 0  # copies whose shadow leg never answered (dropped, lost, timed out)
     status_agree: int = 0
     both_succeeded: int = 0
-    outputs_agree: int = 0
-    labels: int = 0
-    labels_agree: int = 0
-    scores: int = 0
-    score_abs_sum: float = 0.0
-    score_abs_max: float = 0.0
     latency_pairs: int = 0
     latency_diff_sum: float = 0.0  # shadow - production model latency, microseconds
     latency_diff_sumsq: float = 0.0
     latency_log_ratio_sum: float = 0.0  # ln(shadow / production)
     latency_log_ratio_sumsq: float = 0.0
+    latency_log_ratios: Counts = field(default_factory=Counts)
+    outputs: OutputAggregate = field(default_factory=OutputAggregate)
 
     def add(
-        self,
-        production: InvocationEvent,
-        shadow: InvocationEvent,
-        outputs: OutputComparison | None,
+        self, production: InvocationEvent, shadow: InvocationEvent, settings: CompareSettings
     ) -> None:
         self.pairs += 1
         self.status_agree += production.status == shadow.status
         if not (production.succeeded and shadow.succeeded):
             return
         self.both_succeeded += 1
-        if outputs is not None:
-            self.outputs_agree += outputs.equal
-            self.labels += outputs.labels
-            self.labels_agree += outputs.labels_agree
-            self.scores += outputs.scores
-            self.score_abs_sum += outputs.score_abs_sum
-            self.score_abs_max = max(self.score_abs_max, outputs.score_abs_max)
+        self.outputs.add_pair(_parsed(production), _parsed(shadow), settings)
         diff = shadow.model_latency_us - production.model_latency_us
         ratio = math.log(max(shadow.model_latency_us, 1) / max(production.model_latency_us, 1))
         self.latency_pairs += 1
@@ -107,18 +99,39 @@ class PairAggregate:
         self.latency_diff_sumsq += diff * diff
         self.latency_log_ratio_sum += ratio
         self.latency_log_ratio_sumsq += ratio * ratio
+        self.latency_log_ratios.add(log_ratio_bin(ratio))
+
+    def add_probe(self, shadow: InvocationEvent, settings: CompareSettings) -> None:
+        repeat = shadow.repeat
+        if repeat is None or not (shadow.succeeded and repeat.succeeded):
+            return
+        again = parse_output(repeat.body, repeat.content_type)
+        self.outputs.add_probe(_parsed(shadow), again, settings)
 
     def merge(self, other: PairAggregate) -> None:
-        maximum = max(self.score_abs_max, other.score_abs_max)
         _add_numbers(self, other)
-        self.score_abs_max = maximum
+        self.latency_log_ratios.merge(other.latency_log_ratios)
+        self.outputs.merge(other.outputs)
 
     def to_json(self) -> dict[str, Any]:
-        return _numbers(self)
+        body = _numbers(self)
+        body["latency_log_ratios"] = self.latency_log_ratios.to_json()
+        body["outputs"] = self.outputs.to_json()
+        return body
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> PairAggregate:
-        return cls(**body)
+        # Numbers only from what this version knows: rows written before the per-field
+        # comparison (labels, scores, outputs_agree …) keep their counts and latencies.
+        known = {f.name for f in fields(cls)} - {"latency_log_ratios", "outputs"}
+        aggregate = cls(**{k: v for k, v in body.items() if k in known})
+        aggregate.latency_log_ratios = Counts.from_json(body.get("latency_log_ratios"))
+        aggregate.outputs = OutputAggregate.from_json(body.get("outputs"))
+        return aggregate
+
+
+def _parsed(event: InvocationEvent) -> ParsedOutput:
+    return parse_output(event.response_body, event.response_content_type)
 
 
 def _numbers(value: object) -> dict[str, Any]:

@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from shadowserve.comparison.settings import CompareSettings
 from shadowserve.dataplane.consumer import QueuedConsumer
 from shadowserve.dataplane.events import ErrorKind, InvocationEvent, Role
 from shadowserve.domain.arns import Scope
 from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
-from shadowserve.metrics.comparison import compare_outputs
 from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.store.base import AggregateKey, Store
 
 log = logging.getLogger(__name__)
 
 _PairKey = tuple[Scope, str, str]  # scope, endpoint, inference id
+# How an experiment's outputs are compared (its tags over the server's defaults).
+SettingsFor = Callable[[Scope, str | None], CompareSettings]
 # Aggregates are kept per 10 s (finer than CloudWatch's minute, so short tests have a
 # timeline); reports merge them into whatever resolution they show.
 INTERVAL_SECONDS = 10
@@ -30,16 +33,20 @@ class AggregatorSettings:
     # How long the first leg of a mirrored request waits for the other before it counts
     # as unpaired; beyond the shadow timeout, so slow shadows still pair.
     pair_wait_seconds: float = 90.0
-    output_tolerance: float = 1e-6
     max_waiting_pairs: int = 100_000
 
 
 class Aggregator(QueuedConsumer):
     def __init__(
-        self, store: Store, live: VariantMetrics, settings: AggregatorSettings | None = None
+        self,
+        store: Store,
+        live: VariantMetrics,
+        settings: AggregatorSettings | None = None,
+        compare: SettingsFor | None = None,
     ) -> None:
         super().__init__("aggregator")
         self._store = store
+        self._compare = compare or (lambda _scope, _experiment: CompareSettings())
         self._live = live
         self._settings = settings or AggregatorSettings()
         self._variants: dict[AggregateKey, VariantAggregate] = {}
@@ -67,6 +74,10 @@ class Aggregator(QueuedConsumer):
         self._variants.setdefault(key, VariantAggregate()).add(event)
         if event.role == Role.SHADOW or event.mirrored:
             self._pair(event)
+        if event.repeat is not None:
+            key = _aggregate_key("pair", event, "", "")
+            settings = self._compare(event.scope, event.experiment_name)
+            self._pairs.setdefault(key, PairAggregate()).add_probe(event, settings)
 
     def _pair(self, event: InvocationEvent) -> None:
         pair_key = (event.scope, event.endpoint_name, event.inference_id)
@@ -82,16 +93,7 @@ class Aggregator(QueuedConsumer):
         if shadow.error_kind == ErrorKind.DROPPED:
             aggregate.unpaired += 1
             return
-        outputs = None
-        if production.succeeded and shadow.succeeded:
-            outputs = compare_outputs(
-                production.response_body,
-                production.response_content_type,
-                shadow.response_body,
-                shadow.response_content_type,
-                self._settings.output_tolerance,
-            )
-        aggregate.add(production, shadow, outputs)
+        aggregate.add(production, shadow, self._compare(event.scope, production.experiment_name))
 
     def _expire(self, everything: bool = False) -> None:
         deadline = time.monotonic() - self._settings.pair_wait_seconds

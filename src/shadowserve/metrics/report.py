@@ -1,5 +1,5 @@
 """The comparison report of an experiment: both variants side by side, the paired
-comparison with its statistics, and a verdict against documented thresholds.
+comparison — per request for latency, per field and by kind for outputs — and a verdict.
 
 Pure: it is computed from stored aggregates, so it reads the same while the
 experiment runs, after it ends and after a restart.
@@ -8,31 +8,18 @@ experiment runs, after it ends and after a restart.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from enum import StrEnum
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from scipy import stats
-
+from shadowserve.comparison import stats
+from shadowserve.comparison.bins import log_ratio_bin_middle
+from shadowserve.comparison.pairs import split_field_id
+from shadowserve.comparison.settings import CompareSettings
+from shadowserve.comparison.summary import noise_fields, summarize
 from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
 from shadowserve.metrics.histogram import LogHistogram
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When the shadow may be promoted (docs/report.md explains each)."""
-
-    min_pairs: int = 100
-    min_output_agreement: float = 0.95
-    max_error_rate_increase: float = 0.01
-    max_latency_increase: float = 0.20  # shadow p99 at most 20 % above production's
-    confidence: float = 0.95
-
-
-class Decision(StrEnum):
-    PROMOTE = "promote"
-    DONT_PROMOTE = "dont_promote"
-    NOT_ENOUGH_DATA = "not_enough_data"
+from shadowserve.metrics.verdict import Thresholds, verdict
 
 
 @dataclass(frozen=True)
@@ -48,17 +35,29 @@ def build_report(
     pairs: PairAggregate,
     series: list[SeriesPoint],
     thresholds: Thresholds,
+    settings: CompareSettings | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, Any]:
+    settings = settings or CompareSettings()
     confidence = thresholds.confidence
     variants = {role: _variant(total, confidence) for role, total in totals.items()}
-    comparison = _comparison(pairs, confidence)
+    comparison = _comparison(pairs, settings, confidence)
     return {
         "experiment": experiment,
+        "settings": settings.to_json(),
+        "warnings": list(warnings or []),
         "variants": variants,
         "comparison": comparison,
-        "verdict": _verdict(variants, comparison, pairs, thresholds),
-        "timeline": [_point(point) for point in series],
+        "verdict": verdict(variants, comparison, settings.mode, thresholds),
+        "timeline": [_point(point, _excluded(pairs, settings)) for point in series],
     }
+
+
+def _excluded(pairs: PairAggregate, settings: CompareSettings) -> Callable[[str], bool]:
+    """Fields left out of output agreement: the noise found over the whole experiment and
+    the pointers the settings ignore."""
+    noise = noise_fields(pairs.outputs)
+    return lambda ident: ident in noise or settings.ignores(split_field_id(ident)[1])
 
 
 def _variant(total: VariantAggregate, confidence: float) -> dict[str, Any]:
@@ -70,7 +69,7 @@ def _variant(total: VariantAggregate, confidence: float) -> dict[str, Any]:
         "invocation_model_errors": total.model_errors,
         "timeouts": total.timeouts,
         "dropped": total.dropped,
-        "error_rate": _proportion(total.model_errors, total.invocations, confidence),
+        "error_rate": stats.proportion(total.model_errors, total.invocations, confidence),
         "model_latency_ms": _quantiles(total.model_latency, confidence),
         "overhead_latency_ms": _quantiles(total.overhead_latency, confidence),
     }
@@ -88,53 +87,47 @@ def _quantiles(histogram: LogHistogram, confidence: float) -> dict[str, Any]:
     return result
 
 
-def _comparison(pairs: PairAggregate, confidence: float) -> dict[str, Any]:
+def _comparison(
+    pairs: PairAggregate, settings: CompareSettings, confidence: float
+) -> dict[str, Any]:
+    outputs = summarize(pairs.outputs, settings, confidence)
     return {
         "pairs": pairs.pairs,
         "unpaired": pairs.unpaired,
         "both_succeeded": pairs.both_succeeded,
-        "status_agreement": _proportion(pairs.status_agree, pairs.pairs, confidence),
-        "output_agreement": _proportion(pairs.outputs_agree, pairs.both_succeeded, confidence),
-        "label_agreement": _proportion(pairs.labels_agree, pairs.labels, confidence),
-        "score_mean_abs_diff": pairs.score_abs_sum / pairs.scores if pairs.scores else None,
-        "score_max_abs_diff": pairs.score_abs_max if pairs.scores else None,
+        "status_agreement": stats.proportion(pairs.status_agree, pairs.pairs, confidence),
+        "output_agreement": outputs["output_agreement"],
+        "label_agreement": _headline(outputs, "label", "label_agreement"),
+        "score_agreement": _headline(outputs, "score", "within_tolerance"),
         "latency_difference_ms": _paired_difference(pairs, confidence),
         "latency_ratio": _paired_ratio(pairs, confidence),
+        "latency_ratio_median": _median_ratio(pairs, confidence),
+        "outputs": outputs,
     }
 
 
-def _proportion(successes: int, trials: int, confidence: float) -> dict[str, Any]:
-    if trials == 0:
-        return {"rate": None, "ci": None, "count": 0, "of": 0}
-    interval = stats.binomtest(successes, trials).proportion_ci(confidence, method="wilson")
-    return {
-        "rate": successes / trials,
-        "ci": [float(interval.low), float(interval.high)],
-        "count": successes,
-        "of": trials,
-    }
+def _headline(outputs: dict[str, Any], kind: str, figure: str) -> dict[str, Any]:
+    """The figure of the most seen field of a kind that counts (not noise, not ignored)."""
+    for field in outputs["fields"]:
+        if field["kind"] == kind and not field["excluded"]:
+            found: dict[str, Any] = field[figure]
+            return found | {"field": field["pointer"], "derived": field.get("derived")}
+    return {"rate": None, "ci": None, "count": 0, "of": 0, "field": None}
 
 
-def _mean_interval(
-    n: int, total: float, total_sq: float, confidence: float
-) -> tuple[float, float, float, float] | None:
-    """Mean, CI and a two-sided one-sample t-test against 0, from n, Σx and Σx²."""
-    if n < 2:
+def _median_ratio(pairs: PairAggregate, confidence: float) -> dict[str, Any] | None:
+    """The median over requests of shadow / production latency, with a distribution-free
+    interval: robust to the odd stall of either leg."""
+    found = stats.median_interval(pairs.latency_log_ratios, confidence)
+    if found is None:
         return None
-    mean = total / n
-    variance = max(0.0, (total_sq - n * mean * mean) / (n - 1))
-    error = math.sqrt(variance / n)
-    if error == 0:
-        return mean, mean, mean, 0.0 if mean != 0 else 1.0
-    t_value = mean / error
-    p_value = float(2 * stats.t.sf(abs(t_value), n - 1))
-    half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * error
-    return mean, mean - half, mean + half, p_value
+    median, low, high = (math.exp(log_ratio_bin_middle(index)) for index in found)
+    return {"median": median, "ci": [low, high], "pairs": pairs.latency_log_ratios.total}
 
 
 def _paired_difference(pairs: PairAggregate, confidence: float) -> dict[str, Any] | None:
     """Shadow - production model latency per request, with a paired t-test."""
-    found = _mean_interval(
+    found = stats.mean_interval(
         pairs.latency_pairs, pairs.latency_diff_sum, pairs.latency_diff_sumsq, confidence
     )
     if found is None:
@@ -145,7 +138,7 @@ def _paired_difference(pairs: PairAggregate, confidence: float) -> dict[str, Any
 
 def _paired_ratio(pairs: PairAggregate, confidence: float) -> dict[str, Any] | None:
     """Geometric mean of shadow / production latency per request, and its paired test."""
-    found = _mean_interval(
+    found = stats.mean_interval(
         pairs.latency_pairs, pairs.latency_log_ratio_sum, pairs.latency_log_ratio_sumsq,
         confidence,
     )  # fmt: skip
@@ -156,73 +149,7 @@ def _paired_ratio(pairs: PairAggregate, confidence: float) -> dict[str, Any] | N
             "p_value": p_value}  # fmt: skip
 
 
-def _verdict(
-    variants: dict[str, dict[str, Any]],
-    comparison: dict[str, Any],
-    pairs: PairAggregate,
-    thresholds: Thresholds,
-) -> dict[str, Any]:
-    reasons: list[str] = []
-    checks = {"thresholds": asdict(thresholds)}
-    if pairs.pairs < thresholds.min_pairs or "shadow" not in variants:
-        reasons.append(f"{pairs.pairs} paired requests; at least {thresholds.min_pairs} needed.")
-        return {"decision": Decision.NOT_ENOUGH_DATA.value, "reasons": reasons, **checks}
-    reasons += _error_reasons(variants, thresholds)
-    reasons += _agreement_reasons(comparison, thresholds)
-    reasons += _latency_reasons(variants, comparison, thresholds)
-    decision = Decision.DONT_PROMOTE if reasons else Decision.PROMOTE
-    if not reasons:
-        reasons.append("Every check passed.")
-    return {"decision": decision.value, "reasons": reasons, **checks}
-
-
-def _error_reasons(variants: dict[str, dict[str, Any]], thresholds: Thresholds) -> list[str]:
-    production = variants["production"]["error_rate"]["rate"] or 0.0
-    shadow = variants["shadow"]["error_rate"]["rate"] or 0.0
-    if shadow - production > thresholds.max_error_rate_increase:
-        return [
-            f"Shadow error rate {shadow:.2%} exceeds production's {production:.2%} by more "
-            f"than {thresholds.max_error_rate_increase:.2%}."
-        ]
-    return []
-
-
-def _agreement_reasons(comparison: dict[str, Any], thresholds: Thresholds) -> list[str]:
-    agreement = comparison["output_agreement"]
-    if agreement["rate"] is None:
-        return ["No request was answered successfully by both variants."]
-    high = agreement["ci"][1]
-    if high < thresholds.min_output_agreement:
-        return [
-            f"Outputs agree on {agreement['rate']:.1%} of requests (CI up to {high:.1%}), "
-            f"below the required {thresholds.min_output_agreement:.1%}."
-        ]
-    return []
-
-
-def _latency_reasons(
-    variants: dict[str, dict[str, Any]], comparison: dict[str, Any], thresholds: Thresholds
-) -> list[str]:
-    production = variants["production"]["model_latency_ms"]["p99"]["value"]
-    shadow_p99 = variants["shadow"]["model_latency_ms"]["p99"]
-    shadow = shadow_p99["value"]
-    ratio = comparison["latency_ratio"]
-    if not production or not shadow or ratio is None:
-        return []
-    significant = ratio["p_value"] < 1 - thresholds.confidence and ratio["geometric_mean"] > 1
-    # A p99 from a few hundred requests rests on its few slowest ones, so one stall on a busy
-    # host could fail an identical shadow: judge by the low end of the shadow's p99 interval.
-    shadow_low = shadow_p99["ci"][0] if shadow_p99["ci"] else shadow
-    if significant and shadow_low > production * (1 + thresholds.max_latency_increase):
-        return [
-            f"Shadow p99 latency {shadow:.1f} ms is {shadow / production:.2f}x production's "
-            f"{production:.1f} ms (paired test p = {ratio['p_value']:.2g}); at most "
-            f"{1 + thresholds.max_latency_increase:.2f}x is allowed."
-        ]
-    return []
-
-
-def _point(point: SeriesPoint) -> dict[str, Any]:
+def _point(point: SeriesPoint, excluded: Callable[[str], bool]) -> dict[str, Any]:
     result: dict[str, Any] = {"start": point.start}
     for role, aggregate in point.variants.items():
         invocations = aggregate.invocations
@@ -234,7 +161,10 @@ def _point(point: SeriesPoint) -> dict[str, Any]:
             "dropped": aggregate.dropped,
         }
     if point.pairs is not None and point.pairs.both_succeeded:
-        result["output_agreement"] = point.pairs.outputs_agree / point.pairs.both_succeeded
+        outputs = point.pairs.outputs
+        result["output_agreement"] = (
+            outputs.agreeing(excluded) / outputs.compared if outputs.compared else None
+        )
     return result
 
 

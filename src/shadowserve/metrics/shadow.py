@@ -14,7 +14,8 @@ class ShadowCounters:
             "shadowserve_shadow_requests",
             "Copies of production requests for the shadow variant, by outcome: sampled "
             "(chosen for copying), dropped (queue full), sent, succeeded, model_error, "
-            "timeout, connection_error, no_instance.",
+            "timeout, connection_error, no_instance, noise_probe (sent a second time to learn the "
+            "shadow's noise).",
             ["endpoint", "variant", "outcome"],
             registry=registry,
         )
@@ -24,6 +25,9 @@ class ShadowCounters:
 
     def dropped(self, endpoint: str, variant: str) -> None:
         self._requests.labels(endpoint, variant, "dropped").inc()
+
+    def probed(self, endpoint: str, variant: str) -> None:
+        self._requests.labels(endpoint, variant, "noise_probe").inc()
 
     def finished(self, endpoint: str, variant: str, answer: ModelAnswer) -> None:
         outcome = {

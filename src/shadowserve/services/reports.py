@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+from shadowserve.comparison.settings import CompareSettings, Overrides, SettingsError
 from shadowserve.domain.arns import Scope
-from shadowserve.domain.experiment import InferenceExperiment
+from shadowserve.domain.errors import InvalidInput
+from shadowserve.domain.experiment import ExperimentStatus, InferenceExperiment, VariantAction
 from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
-from shadowserve.metrics.report import SeriesPoint, Thresholds, build_report
+from shadowserve.metrics.report import SeriesPoint, build_report
+from shadowserve.metrics.verdict import Thresholds
+from shadowserve.services.compare_settings import experiment_settings
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.experiments import find_experiment
 
@@ -16,14 +21,25 @@ RESOLUTIONS = (10, 60, 300, 900, 3600, 21600)
 MAX_POINTS = 120
 
 
+@dataclass(frozen=True)
+class ReportRequest:
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    base: CompareSettings = field(default_factory=CompareSettings)  # the server's defaults
+    # The report's own flags, over the experiment's tags.
+    overrides: Overrides = field(default_factory=Overrides)
+
+
 def experiment_report(
-    plane: ControlPlane, scope: Scope, name: str, thresholds: Thresholds
+    plane: ControlPlane, scope: Scope, name: str, request: ReportRequest
 ) -> dict[str, Any]:
     with plane.repository(scope) as repo:
         experiment = find_experiment(repo, name).value
         endpoint, key = experiment.endpoint_name, experiment.name
+        resolved = experiment_settings(repo, experiment.name, request.base)
         variant_rows = repo.tx.find_aggregates("variant", scope, endpoint, key)
         pair_rows = repo.tx.find_aggregates("pair", scope, endpoint, key)
+    settings = report_settings(resolved.settings, request.overrides)
+    warnings = list(resolved.warnings) + _compare_time_warnings(request.overrides)
     starts = [row_key.start for row_key, _ in variant_rows + pair_rows]
     width = _resolution(starts)
     totals: dict[str, VariantAggregate] = {}
@@ -41,9 +57,32 @@ def experiment_report(
         assert point.pairs is not None
         point.pairs.merge(aggregate_pairs)
     series = [timeline[start] for start in sorted(timeline)]
-    report = build_report(_summary(experiment), totals, pairs, series, thresholds)
+    report = build_report(
+        _summary(experiment), totals, pairs, series, request.thresholds, settings, warnings
+    )
     report["timeline_resolution_seconds"] = width
     return report
+
+
+def report_settings(settings: CompareSettings, overrides: Overrides) -> CompareSettings:
+    try:
+        return overrides.apply(settings)
+    except SettingsError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _compare_time_warnings(overrides: Overrides) -> list[str]:
+    """Tolerance and label threshold shape the comparison as pairs are compared: a report
+    flag can't change pairs already aggregated (a recompute from capture can)."""
+    given = [flag for flag, value in (("--tolerance", overrides.tolerance),
+                                      ("--label-threshold", overrides.label_threshold))
+             if value is not None]  # fmt: skip
+    if not given:
+        return []
+    return [
+        f"{' and '.join(given)} apply as outputs are compared; the stored comparison used the "
+        "experiment's settings. Add --from-capture to recompute it from the captured data."
+    ]
 
 
 def _resolution(starts: list[int]) -> int:
@@ -76,6 +115,11 @@ def _summary(experiment: InferenceExperiment) -> dict[str, Any]:
         "completion_time": (
             experiment.completion_time.isoformat() if experiment.completion_time else None
         ),
+        "status_reason": experiment.status_reason,
+        "outcome": _outcome(experiment),
+        "capture_destination": (
+            experiment.data_storage_config.destination if experiment.data_storage_config else None
+        ),
         "production": _variant(production),
         "shadow": _variant(shadow),
     }
@@ -89,3 +133,18 @@ def _variant(variant: Any) -> dict[str, Any]:
         "instance_count": variant.instance_count(),
         "status": variant.status.value if variant.status else None,
     }
+
+
+ENDED = {ExperimentStatus.COMPLETED, ExperimentStatus.CANCELLED}
+OUTCOMES = {VariantAction.PROMOTE: "promoted", VariantAction.RETAIN: "retained",
+            VariantAction.REMOVE: "removed"}  # fmt: skip
+
+
+def _outcome(experiment: InferenceExperiment) -> str | None:
+    """What the stop did with the shadow: promoted, retained or removed (None while active)."""
+    if experiment.status not in ENDED:
+        return None
+    stop = experiment.progress.stop
+    shadow = experiment.shadow_variant().variant_name
+    action = stop.actions.get(shadow, VariantAction.REMOVE) if stop else VariantAction.REMOVE
+    return OUTCOMES[action]

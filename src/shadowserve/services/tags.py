@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from shadowserve.comparison.settings import SettingsError, check_tags
 from shadowserve.domain.arns import Scope, parse_arn
 from shadowserve.domain.errors import InvalidInput, ResourceInUse, ResourceLimitExceeded
 from shadowserve.domain.shapes import Shape
@@ -33,6 +34,7 @@ def create_with_tags(
         ) from exc
     if tags:
         _check_limit(repo, arn, tags)
+        _check_settings(tags)
         repo.tx.put_tags(arn, [(tag.key, tag.value) for tag in tags])
     return resource
 
@@ -41,6 +43,7 @@ def add_tags(plane: ControlPlane, scope: Scope, arn: str, tags: list[Tag]) -> li
     def work(repo: Repository) -> list[Tag]:
         _check_exists(repo, arn)
         _check_limit(repo, arn, tags)
+        _check_settings(tags)
         repo.tx.put_tags(arn, [(tag.key, tag.value) for tag in tags])
         return tags
 
@@ -74,6 +77,15 @@ def _check_limit(repo: Repository, arn: str, tags: list[Tag]) -> None:
             f"A resource can have at most {MAX_TAGS} tags; this request would give {arn} "
             f"{len(keys)}."
         )
+
+
+def _check_settings(tags: list[Tag]) -> None:
+    """shadowserve's own tags (comparison settings) must parse, so a typo fails where it is
+    made rather than in a report later."""
+    try:
+        check_tags({tag.key: tag.value for tag in tags})
+    except SettingsError as exc:
+        raise InvalidInput(str(exc)) from exc
 
 
 def _check_exists(repo: Repository, arn: str) -> None:
