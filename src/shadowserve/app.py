@@ -162,6 +162,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         registry,
         StorageHealth(settings.data_dir, registry),
         compare_defaults(settings),
+        objects,
         lifespan=lifespan,
     )
     return Application(settings, plane, runtime, events, http)

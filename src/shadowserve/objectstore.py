@@ -8,6 +8,7 @@ Local layout: ``<data-dir>/objects/<bucket>/<key>`` — put a file there and it 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,8 +36,26 @@ class S3Location:
         return cls(parsed.netloc, parsed.path.lstrip("/"))
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    location: S3Location
+    size: int
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.location.bucket}/{self.location.key}"
+
+
 class ObjectStore(Protocol):
     def download(self, location: S3Location, target: Path) -> None: ...
+
+    def list(self, prefix: S3Location) -> list[StoredObject]:
+        """Objects whose key starts with ``prefix.key``, in key order."""
+        ...
+
+    def lines(self, location: S3Location) -> Iterator[bytes]:
+        """An object's lines, streamed (never the whole object in memory)."""
+        ...
 
     def upload(
         self, location: S3Location, body: bytes, extra: dict[str, str] | None = None
@@ -63,6 +82,26 @@ class LocalObjectStore:
                 f"store (looked for {source})."
             )
         shutil.copyfile(source, target)
+
+    def list(self, prefix: S3Location) -> list[StoredObject]:
+        bucket = self.root / prefix.bucket
+        if not bucket.is_dir():
+            return []
+        found = []
+        for path in bucket.rglob("*"):
+            key = path.relative_to(bucket).as_posix()
+            if path.is_file() and key.startswith(prefix.key) and not key.endswith(".partial"):
+                found.append(StoredObject(S3Location(prefix.bucket, key), path.stat().st_size))
+        return sorted(found, key=lambda item: item.location.key)
+
+    def lines(self, location: S3Location) -> Iterator[bytes]:
+        try:
+            with self.path_of(location).open("rb") as file:
+                yield from file
+        except OSError as exc:
+            raise ObjectStoreError(
+                f"Could not read s3://{location.bucket}/{location.key}: {exc}"
+            ) from exc
 
     def upload(
         self,
@@ -100,6 +139,30 @@ class S3ObjectStore:
         except (BotoCoreError, ClientError) as exc:
             raise ObjectStoreError(
                 f"Could not download s3://{location.bucket}/{location.key} from "
+                f"{self.endpoint_url}: {exc}"
+            ) from exc
+
+    def list(self, prefix: S3Location) -> list[StoredObject]:
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=prefix.bucket, Prefix=prefix.key
+            )
+            return [
+                StoredObject(S3Location(prefix.bucket, item["Key"]), int(item["Size"]))
+                for page in pages for item in page.get("Contents", [])
+            ]  # fmt: skip
+        except (BotoCoreError, ClientError) as exc:
+            raise ObjectStoreError(
+                f"Could not list s3://{prefix.bucket}/{prefix.key} at {self.endpoint_url}: {exc}"
+            ) from exc
+
+    def lines(self, location: S3Location) -> Iterator[bytes]:
+        try:
+            body = self._client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
+            yield from body.iter_lines(keepends=True)
+        except (BotoCoreError, ClientError) as exc:
+            raise ObjectStoreError(
+                f"Could not read s3://{location.bucket}/{location.key} from "
                 f"{self.endpoint_url}: {exc}"
             ) from exc
 

@@ -29,8 +29,9 @@ def model_fn(model_dir):
 
 
 def predict_fn(rows, model):
-    # rows: a NumPy array parsed from text/csv by the default input_fn
-    return [int(label) for label in model.predict(rows)]
+    # rows: a NumPy array parsed from text/csv by the default input_fn. The answer is each
+    # row's probability of class 1 (benign), as most classifiers in production return it.
+    return [round(float(p), 6) for p in model.predict_proba(rows)[:, 1]]
 """
 
 

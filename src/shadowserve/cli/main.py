@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
@@ -13,7 +14,7 @@ from shadowserve.app import build_application
 from shadowserve.auth.access import is_loopback
 from shadowserve.auth.credentials import CredentialsFileError, load_keys
 from shadowserve.cli.demo import run_demo
-from shadowserve.cli.report import fetch_report, print_report
+from shadowserve.cli.report import fetch_report, print_report, recompute_report
 from shadowserve.config import Settings
 from shadowserve.http.protocol import BoundedHttpToolsProtocol
 
@@ -248,61 +249,71 @@ def _exit_quietly_after_shutdown() -> None:
         signal.signal(sig, lambda *_: None)
 
 
+def server_options(command: Any) -> Any:
+    """--url and --region, for commands that talk to a running server."""
+    command = click.option(
+        "--region", envvar="AWS_DEFAULT_REGION", default="us-east-1", show_default=True
+    )(command)
+    return click.option(
+        "--url",
+        envvar=["SHADOWSERVE_URL", "AWS_ENDPOINT_URL"],
+        default="http://127.0.0.1:8080",
+        show_default=True,
+        help="The shadowserve server.",
+    )(command)
+
+
+# Report options: (flag, type, help). Each becomes a query parameter of the report API
+# named like the flag with underscores; unset ones leave the experiment's settings alone.
+REPORT_OPTIONS: list[tuple[str, Any, str]] = [
+    ("--compare-mode", click.Choice(["candidate", "equivalence"]),
+     "candidate: a new model, outputs may differ within bounds; equivalence: they must agree "
+     "[the experiment's shadowserve:compare-mode tag, else candidate]."),
+    ("--ignore", str, "Space-separated JSON Pointers left out of agreement (e.g. '/request_id')."),
+    ("--tolerance", str, "A number for every score, or 'POINTER=NUMBER …' (with --from-capture)."),
+    ("--label-threshold", str, "Score at which a single probability means label 1, or 'off' "
+     "(with --from-capture) [0.5]."),
+    ("--min-pairs", int, "Paired requests needed for a verdict [100]."),
+    ("--max-error-rate-increase", float, "How much higher the shadow's error rate may be [0.01]."),
+    ("--max-latency-increase", float,
+     "How much slower the shadow may be per request (median ratio), as a fraction [0.2]."),
+    ("--min-output-agreement", float, "equivalence: share of requests whose outputs must "
+     "agree [0.99]."),
+    ("--min-label-agreement", float, "candidate: share of labels it must keep [0.8]."),
+    ("--min-score-correlation", float, "candidate: Spearman correlation its scores need [0.5]."),
+    ("--max-score-psi", float, "candidate: largest score distribution shift (PSI) [off]."),
+    ("--confidence", float, "Confidence of intervals and tests [0.95]."),
+]  # fmt: skip
+
+
+def report_options(command: Any) -> Any:
+    for flag, kind, text in reversed(REPORT_OPTIONS):
+        command = click.option(flag, type=kind, default=None, help=text)(command)
+    return command
+
+
 @cli.command()
 @click.argument("experiment")
-@click.option(
-    "--url",
-    envvar=["SHADOWSERVE_URL", "AWS_ENDPOINT_URL"],
-    default="http://127.0.0.1:8080",
-    show_default=True,
-    help="The shadowserve server.",
-)
-@click.option("--region", envvar="AWS_DEFAULT_REGION", default="us-east-1", show_default=True)
+@server_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
-    "--min-pairs", type=int, default=None, help="Paired requests needed for a verdict [100]."
+    "--from-capture",
+    is_flag=True,
+    help="Recompute the output comparison from the experiment's captured records (S3 or the "
+    "local store), so changed settings apply to traffic already seen.",
 )
-@click.option(
-    "--min-output-agreement",
-    type=float,
-    default=None,
-    help="Share of pairs whose outputs must agree [0.95].",
-)
-@click.option(
-    "--max-error-rate-increase",
-    type=float,
-    default=None,
-    help="How much higher the shadow's error rate may be [0.01].",
-)
-@click.option(
-    "--max-latency-increase",
-    type=float,
-    default=None,
-    help="How much slower the shadow's p99 may be, as a fraction [0.2].",
-)
-@click.option(
-    "--confidence", type=float, default=None, help="Confidence of intervals and tests [0.95]."
-)
+@report_options
 def report(
-    experiment: str,
-    url: str,
-    region: str,
-    as_json: bool,
-    min_pairs: int | None,
-    min_output_agreement: float | None,
-    max_error_rate_increase: float | None,
-    max_latency_increase: float | None,
-    confidence: float | None,
-) -> None:
+    experiment: str, url: str, region: str, as_json: bool, from_capture: bool,
+    **options: Any,
+) -> None:  # fmt: skip
     """Compare an experiment's production and shadow variants, with a verdict."""
-    thresholds = {
-        "min_pairs": min_pairs,
-        "min_output_agreement": min_output_agreement,
-        "max_error_rate_increase": max_error_rate_increase,
-        "max_latency_increase": max_latency_increase,
-        "confidence": confidence,
-    }
-    print_report(fetch_report(url.rstrip("/"), experiment, region, thresholds), as_json)
+    url = url.rstrip("/")
+    if from_capture:
+        found = recompute_report(url, experiment, region, options, progress=not as_json)
+    else:
+        found = fetch_report(url, experiment, region, options)
+    print_report(found, as_json)
 
 
 @cli.command()

@@ -8,6 +8,7 @@ from typing import Any
 import click
 import httpx
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 VERDICTS = {
@@ -15,12 +16,19 @@ VERDICTS = {
     "dont_promote": "[bold red]DON'T PROMOTE[/]",
     "not_enough_data": "[bold yellow]NOT ENOUGH DATA YET[/]",
 }
+MAX_CONFUSION_LABELS = 8  # larger confusion matrices are in --json and on the dashboard
 
 
-def fetch_report(url: str, name: str, region: str, thresholds: dict[str, Any]) -> dict[str, Any]:
-    params = {"region": region} | {k: str(v) for k, v in thresholds.items() if v is not None}
+def report_params(region: str, options: dict[str, Any]) -> dict[str, str]:
+    return {"region": region} | {k: str(v) for k, v in options.items() if v is not None}
+
+
+def fetch_report(url: str, name: str, region: str, options: dict[str, Any]) -> dict[str, Any]:
     try:
-        response = httpx.get(f"{url}/api/experiments/{name}/report", params=params, timeout=30)
+        response = httpx.get(
+            f"{url}/api/experiments/{name}/report", params=report_params(region, options),
+            timeout=30,
+        )  # fmt: skip
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach shadowserve at {url}: {exc}") from exc
     if response.status_code != 200:
@@ -29,22 +37,128 @@ def fetch_report(url: str, name: str, region: str, thresholds: dict[str, Any]) -
     return report
 
 
+def recompute_report(
+    url: str, name: str, region: str, options: dict[str, Any], progress: bool
+) -> dict[str, Any]:
+    """The report with outputs recompared from capture; a progress bar while files are read."""
+    address = f"{url}/api/experiments/{name}/report/from-capture"
+    columns = (TextColumn("reading capture"), BarColumn(), DownloadColumn(),
+               TextColumn("{task.fields[records]} records"), TimeElapsedColumn())  # fmt: skip
+    try:
+        with (
+            httpx.stream(
+                "POST",
+                address,
+                params=report_params(region, options),
+                timeout=httpx.Timeout(30, read=600),
+            ) as response,  # fmt: skip
+            Progress(*columns, disable=not progress, console=Console(stderr=True)) as bar,
+        ):
+            if response.status_code != 200:
+                response.read()
+                raise click.ClickException(response.json().get("message", response.text))
+            task = bar.add_task("capture", total=None, records=0)
+            for line in response.iter_lines():
+                event = json.loads(line)
+                if "progress" in event:
+                    step = event["progress"]
+                    bar.update(task, total=step["bytes_total"], completed=step["bytes_done"],
+                               records=step["records"])  # fmt: skip
+                elif "report" in event:
+                    found: dict[str, Any] = event["report"]
+                    return found
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach shadowserve at {url}: {exc}") from exc
+    raise click.ClickException("the server ended the recompute without a report")
+
+
 def print_report(report: dict[str, Any], as_json: bool, console: Console | None = None) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
     console = console or Console()
-    experiment = report["experiment"]
+    experiment, settings = report["experiment"], report["settings"]
     console.print(
         f"[bold]{experiment['name']}[/] on endpoint [bold]{experiment['endpoint']}[/] — "
-        f"{experiment['status']}, {experiment['sampling_percentage']}% of traffic mirrored"
+        f"{experiment['status']}, {experiment['sampling_percentage']}% of traffic mirrored; "
+        f"compared in [bold]{settings['mode']}[/] mode"
     )
+    if report.get("source"):
+        console.print(f"[dim]{report['source']['text']}[/]")
+    for warning in report["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}")
     console.print(_variants_table(report))
     console.print(_comparison_table(report["comparison"]))
-    verdict = report["verdict"]
-    console.print(f"Verdict: {VERDICTS[verdict['decision']]}")
+    outputs = report["comparison"]["outputs"]
+    if outputs["fields"]:
+        console.print(_fields_table(outputs))
+    for field in outputs["fields"]:
+        if field["kind"] == "label" and 1 < len(field["labels"]) <= MAX_CONFUSION_LABELS:
+            console.print(_confusion_table(field))
+    for noise in outputs["noise"]:
+        console.print(f"noise: [bold]{noise['field']}[/] ({noise['kind']}) — {noise['found_by']}")
+    for line in explain(outputs):
+        console.print(f"[bold]In words:[/] {line}")
+    _print_verdict(report["verdict"], console)
+
+
+def explain(outputs: dict[str, Any]) -> list[str]:
+    """The most seen label and score fields, in a sentence each."""
+    lines = []
+    kinds = {"label": _explain_label, "score": _explain_score}
+    for kind, say in kinds.items():
+        field = next((f for f in outputs["fields"] if f["kind"] == kind and not f["excluded"]
+                      and f["pairs"]), None)  # fmt: skip
+        if field is not None:
+            lines.append(say(field))
+    return lines
+
+
+def _explain_label(field: dict[str, Any]) -> str:
+    agreement, kappa = field["label_agreement"], field["kappa"]
+    text = (f"the shadow gives the same label {_named(field)} as production on "
+            f"{agreement['rate']:.1%} of {agreement['of']} requests")  # fmt: skip
+    if kappa is not None:
+        text += f" (Cohen's kappa {kappa:.2f}: agreement beyond chance)"
+    for direction in field["directional"] or []:
+        if direction["share"]["rate"] is not None:
+            text += f"; {direction['text']} on {direction['share']['rate']:.1%}"
+    return text + "."
+
+
+def _explain_score(field: dict[str, Any]) -> str:
+    ks, psi, shift, rho = field["ks"], field["psi"], field["mean_shift"], field["spearman"]
+    text = f"scores {_named(field)}"
+    if ks is not None:
+        moved = "differ in distribution" if ks["p_value"] < 0.05 else "keep their distribution"
+        text += f" {moved} (KS D {ks['statistic']:.2f}, p {ks['p_value']:.2g}"
+        text += f"; PSI {psi:.2f}, {_psi_band(psi)})" if psi is not None else ")"
+    if shift is not None:
+        text += (f", mean shift {shift['mean']:+.3g} [{shift['ci'][0]:+.3g}, "
+                 f"{shift['ci'][1]:+.3g}]")  # fmt: skip
+    if rho is not None:
+        text += f", and rank requests like production's at Spearman {rho:.2f}"
+    return text + "."
+
+
+def _psi_band(psi: float) -> str:
+    # The usual reading of the population stability index.
+    if psi < 0.1:
+        return "stable"
+    return "a moderate shift" if psi < 0.25 else "a major shift"
+
+
+def _named(field: dict[str, Any]) -> str:
+    pointer = field["pointer"] or "(answer)"
+    return f"{pointer} ({field['derived']})" if field.get("derived") else pointer
+
+
+def _print_verdict(verdict: dict[str, Any], console: Console) -> None:
+    console.print(f"Verdict: {VERDICTS[verdict['decision']]} ({verdict['mode']} mode)")
     for reason in verdict["reasons"]:
         console.print(f"  • {reason}")
+    for note in verdict.get("notes", []):
+        console.print(f"  [dim]note: {note}[/]")
 
 
 def _variants_table(report: dict[str, Any]) -> Table:
@@ -73,33 +187,115 @@ def _comparison_table(comparison: dict[str, Any]) -> Table:
     table = Table(title="Paired comparison (requests both variants answered)")
     table.add_column("")
     table.add_column("value")
-    difference, ratio = comparison["latency_difference_ms"], comparison["latency_ratio"]
+    outputs = comparison["outputs"]
     table.add_row("pairs (unpaired)", f"{comparison['pairs']} ({comparison['unpaired']})")
     table.add_row("status agreement", _rate(comparison["status_agreement"]))
-    table.add_row("output agreement", _rate(comparison["output_agreement"]))
-    table.add_row("label agreement", _rate(comparison["label_agreement"]))
-    if comparison["score_mean_abs_diff"] is not None:
+    left_out = len(outputs["noise"]) + len(outputs["ignored"])
+    table.add_row(
+        "output agreement" + (" (noise, ignored left out)" if left_out else ""),
+        _rate(comparison["output_agreement"]),
+    )
+    if left_out:
+        table.add_row("output agreement, every field", _rate(outputs["raw_output_agreement"]))
+    label = comparison["label_agreement"]
+    if label.get("field") is not None:
+        how = f", {label['derived']}" if label.get("derived") else ""
+        table.add_row(f"label agreement ({label['field'] or 'answer'}{how})", _rate(label))
+    median, difference = comparison["latency_ratio_median"], comparison["latency_difference_ms"]
+    if median is not None:
         table.add_row(
-            "score |diff| mean / max",
-            f"{comparison['score_mean_abs_diff']:.3g} / {comparison['score_max_abs_diff']:.3g}",
+            "latency shadow / production, per request",
+            f"median {median['median']:.2f}x [{median['ci'][0]:.2f}, {median['ci'][1]:.2f}]",
         )
     if difference is not None:
         table.add_row(
-            "latency shadow - production",
+            "latency shadow - production, per request",
             f"{difference['mean']:+.2f} ms [{difference['ci'][0]:+.2f}, "
             f"{difference['ci'][1]:+.2f}], p = {difference['p_value']:.2g}",
-        )
-    if ratio is not None:
-        table.add_row(
-            "latency shadow / production",
-            f"{ratio['geometric_mean']:.2f}x [{ratio['ci'][0]:.2f}, {ratio['ci'][1]:.2f}]",
         )
     return table
 
 
-def _rate(proportion: dict[str, Any]) -> str:
+def _fields_table(outputs: dict[str, Any]) -> Table:
+    table = Table(title="Fields (JSON Pointer), by kind")
+    for column in ("field", "kind", "pairs", "agree", "figures", ""):
+        table.add_column(column)
+    for field in outputs["fields"]:
+        flag = "noise" if field["noise"] else "ignored" if field["ignored"] else ""
+        missing = field["missing_in_shadow"]
+        figures = _figures(field) + (f"; missing in shadow {missing}" if missing else "")
+        table.add_row(
+            field["pointer"] or "(answer)", _kind(field), str(field["pairs"]),
+            _rate(field["agreement"], brief=True), figures, flag,
+        )  # fmt: skip
+    return table
+
+
+def _kind(field: dict[str, Any]) -> str:
+    return f"label ({field['derived']})" if field.get("derived") else field["kind"]
+
+
+def _figures(field: dict[str, Any]) -> str:
+    kind = field["kind"]
+    if kind == "score":
+        return _score_figures(field)
+    if kind == "label":
+        kappa = field["kappa"]
+        parts = [f"kappa {kappa:.2f}" if kappa is not None else "kappa —"]
+        for direction in field["directional"] or []:
+            share = direction["share"]["rate"]
+            if share is not None:
+                parts.append(f"{direction['text']}: {share:.1%}")
+        return "; ".join(parts)
+    if kind == "text":
+        similarity = field["similarity"]["p50"]
+        ratio = field["length_ratio"]
+        return (
+            f"normalized match {_rate(field['normalized_match'], brief=True)}; similarity p50 "
+            f"{similarity if similarity is not None else '—'}; length ratio "
+            + (f"{ratio:.2f}" if ratio is not None else "—")
+        )
+    sizes = field["mean_bytes"]
+    return f"mean size {sizes['production'] or 0:.0f} / {sizes['shadow'] or 0:.0f} bytes"
+
+
+def _score_figures(field: dict[str, Any]) -> str:
+    diff, ks, psi, shift = field["abs_diff"], field["ks"], field["psi"], field["mean_shift"]
+    parts = [f"|diff| p50 {_g(diff['p50'])} p99 {_g(diff['p99'])} max {_g(diff['max'])}"]
+    for name in ("pearson", "spearman"):
+        if field[name] is not None:
+            parts.append(f"{name} {field[name]:.3f}")
+    if ks is not None:
+        parts.append(f"KS D {ks['statistic']:.3f} (p {ks['p_value']:.2g})")
+    if psi is not None:
+        parts.append(f"PSI {psi:.3f}")
+    if shift is not None:
+        parts.append(
+            f"mean shift {shift['mean']:+.3g} [{shift['ci'][0]:+.3g}, {shift['ci'][1]:+.3g}]"
+        )
+    return "; ".join(parts)
+
+
+def _confusion_table(field: dict[str, Any]) -> Table:
+    title = f"Confusion {field['pointer'] or '(answer)'}: production label (rows) by shadow label"
+    table = Table(title=title)
+    table.add_column("production \\ shadow")
+    for label in field["labels"]:
+        table.add_column(label, justify="right")
+    for label, row in zip(field["labels"], field["confusion"], strict=True):
+        table.add_row(label, *(str(count) for count in row))
+    return table
+
+
+def _g(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+def _rate(proportion: dict[str, Any], brief: bool = False) -> str:
     if proportion["rate"] is None:
         return "—"
+    if brief:
+        return f"{proportion['rate']:.1%}"
     low, high = proportion["ci"]
     return f"{proportion['rate']:.1%} [{low:.1%}, {high:.1%}] of {proportion['of']}"
 

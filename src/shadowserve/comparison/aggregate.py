@@ -75,6 +75,16 @@ class OutputAggregate:
                 disagreeing += count
         return self.compared - disagreeing
 
+    def adopt_probes(self, other: OutputAggregate) -> None:
+        """Take ``other``'s noise probes as this aggregate's own (a recompute from capture
+        has no repeat answers: the noise learned live still applies)."""
+        self.probes = other.probes
+        for ident, source in other.fields.items():
+            if source.probes:
+                kept = self.fields.get(ident) or KINDS[source.kind]()
+                self.fields[ident] = kept
+                kept.probes, kept.probe_disagreements = source.probes, source.probe_disagreements
+
     def merge(self, other: OutputAggregate) -> None:
         self.compared += other.compared
         self.probes += other.probes

@@ -13,6 +13,7 @@ clients only, as browsers and Prometheus scrapers cannot sign.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, fields
@@ -24,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Send
@@ -38,11 +39,12 @@ from shadowserve.dataplane.invoke import Invoker
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import DomainError, ResourceNotFound
 from shadowserve.metrics.verdict import Thresholds
+from shadowserve.objectstore import ObjectStore
 from shadowserve.protocol import awsjson, runtime_api
 from shadowserve.protocol.awsjson_service import AwsJsonService, WireResponse
 from shadowserve.protocol.bodies import BodyTooLarge, read_limited
 from shadowserve.protocol.errors import WireError
-from shadowserve.services import overview, reports
+from shadowserve.services import capture_report, overview, reports
 from shadowserve.services.context import ControlPlane
 from shadowserve.storage_health import StorageHealth
 
@@ -69,12 +71,13 @@ def build_http_app(
     registry: CollectorRegistry,
     storage: StorageHealth,
     compare_defaults: CompareSettings,
+    objects: ObjectStore,
     lifespan: Lifespan | None = None,
 ) -> Starlette:
     routes = [
         *aws_routes(access, services),
         *runtime_routes(access, invoker),
-        *api_routes(access.default_account, plane, compare_defaults),
+        *api_routes(access.default_account, plane, compare_defaults, objects),
         *operations_routes(registry, storage),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
@@ -129,16 +132,21 @@ def runtime_routes(access: Access, invoker: Invoker) -> list[BaseRoute]:
     return [Route("/endpoints/{endpoint_name}/invocations", invocations, methods=["POST"])]
 
 
-def api_routes(account: str, plane: ControlPlane, defaults: CompareSettings) -> list[BaseRoute]:
+def api_routes(
+    account: str, plane: ControlPlane, defaults: CompareSettings, objects: ObjectStore
+) -> list[BaseRoute]:
     def scope_of(request: Request) -> Scope:
         return Scope(account, request.query_params.get("region", awsjson.DEFAULT_REGION))
 
+    def report_request(request: Request) -> reports.ReportRequest:
+        thresholds = thresholds_from(request.query_params)
+        return reports.ReportRequest(thresholds, defaults, overrides_from(request.query_params))
+
     async def report(request: Request) -> Response:
         try:
-            thresholds = thresholds_from(request.query_params)
+            wanted = report_request(request)
         except ValueError as exc:
             return JSONResponse({"message": f"Invalid threshold: {exc}"}, status_code=400)
-        wanted = reports.ReportRequest(thresholds, defaults, overrides_from(request.query_params))
         name = request.path_params["name"]
         try:
             body = await run_in_threadpool(
@@ -148,12 +156,30 @@ def api_routes(account: str, plane: ControlPlane, defaults: CompareSettings) -> 
             return _api_error(exc)
         return JSONResponse(body)
 
+    async def report_from_capture(request: Request) -> Response:
+        """NDJSON: a progress line per capture file read, then the report."""
+        try:
+            wanted = report_request(request)
+        except ValueError as exc:
+            return JSONResponse({"message": f"Invalid threshold: {exc}"}, status_code=400)
+        name = request.path_params["name"]
+        try:
+            job = await run_in_threadpool(
+                capture_report.capture_report, plane, scope_of(request), name, wanted
+            )
+        except DomainError as exc:
+            return _api_error(exc)
+        # A sync iterator: Starlette reads it in a worker thread, off the event loop.
+        lines = (json.dumps(event).encode() + b"\n" for event in job.events(objects))
+        return StreamingResponse(lines, media_type="application/x-ndjson")
+
     async def overview_page(request: Request) -> Response:
         body = await run_in_threadpool(overview.overview, plane, scope_of(request))
         return JSONResponse(body)
 
     return [
         Route("/api/experiments/{name}/report", report, methods=["GET"]),
+        Route("/api/experiments/{name}/report/from-capture", report_from_capture, methods=["POST"]),
         Route("/api/overview", overview_page, methods=["GET"]),
         Route("/ui", lambda _request: RedirectResponse("/ui/"), methods=["GET"]),
         Mount("/ui", StaticFiles(directory=UI_DIRECTORY, html=True), name="ui"),

@@ -29,9 +29,38 @@ class ReportRequest:
     overrides: Overrides = field(default_factory=Overrides)
 
 
+@dataclass
+class StoredReport:
+    """What a report is built from: the experiment, its settings and stored aggregates."""
+
+    experiment: InferenceExperiment
+    settings: CompareSettings
+    warnings: list[str]
+    totals: dict[str, VariantAggregate]
+    pairs: PairAggregate
+    series: list[SeriesPoint]
+    width: int
+
+    def build(self, request: ReportRequest) -> dict[str, Any]:
+        report = build_report(
+            _summary(self.experiment), self.totals, self.pairs, self.series,
+            request.thresholds, self.settings, self.warnings,
+        )  # fmt: skip
+        report["timeline_resolution_seconds"] = self.width
+        return report
+
+
 def experiment_report(
     plane: ControlPlane, scope: Scope, name: str, request: ReportRequest
 ) -> dict[str, Any]:
+    stored = load_report(plane, scope, name, request)
+    stored.warnings += _compare_time_warnings(request.overrides)
+    return stored.build(request)
+
+
+def load_report(
+    plane: ControlPlane, scope: Scope, name: str, request: ReportRequest
+) -> StoredReport:
     with plane.repository(scope) as repo:
         experiment = find_experiment(repo, name).value
         endpoint, key = experiment.endpoint_name, experiment.name
@@ -39,7 +68,6 @@ def experiment_report(
         variant_rows = repo.tx.find_aggregates("variant", scope, endpoint, key)
         pair_rows = repo.tx.find_aggregates("pair", scope, endpoint, key)
     settings = report_settings(resolved.settings, request.overrides)
-    warnings = list(resolved.warnings) + _compare_time_warnings(request.overrides)
     starts = [row_key.start for row_key, _ in variant_rows + pair_rows]
     width = _resolution(starts)
     totals: dict[str, VariantAggregate] = {}
@@ -57,11 +85,8 @@ def experiment_report(
         assert point.pairs is not None
         point.pairs.merge(aggregate_pairs)
     series = [timeline[start] for start in sorted(timeline)]
-    report = build_report(
-        _summary(experiment), totals, pairs, series, request.thresholds, settings, warnings
-    )
-    report["timeline_resolution_seconds"] = width
-    return report
+    return StoredReport(experiment, settings, list(resolved.warnings), totals, pairs, series,
+                        width)  # fmt: skip
 
 
 def report_settings(settings: CompareSettings, overrides: Overrides) -> CompareSettings:
