@@ -68,7 +68,8 @@ def test_a_tolerance_set_later_applies_to_captured_traffic(models: Models, s3_ur
     # Latency and errors still come from the stored aggregates.
     for role in ("production", "shadow"):
         assert report["variants"][role]["invocations"] == live["variants"][role]["invocations"]
-    assert report["comparison"]["latency_ratio_median"] == live["comparison"]["latency_ratio_median"]
+    latency = "latency_ratio_median"
+    assert report["comparison"][latency] == live["comparison"][latency]
 
     table = _cli(models, experiment, "--from-capture", "--tolerance", "0.01")
     assert table.returncode == 0, table.stderr
@@ -91,8 +92,10 @@ def test_comparison_settings_that_cannot_be_parsed_are_refused(models: Models) -
     production = models.model(LABEL_MODEL)
     endpoint = models.endpoint(production)
     with pytest.raises(ClientError) as raised:
-        models.experiment(endpoint, production, models.model(LABEL_MODEL),
-                          Tags=[{"Key": "shadowserve:compare-mode", "Value": "strict"}])  # fmt: skip
+        models.experiment(
+            endpoint, production, models.model(LABEL_MODEL),
+            Tags=[{"Key": "shadowserve:compare-mode", "Value": "strict"}],
+        )  # fmt: skip
     error = raised.value.response["Error"]
     assert error["Code"] == "ValidationException"
     assert "Tag shadowserve:compare-mode: Unknown compare mode 'strict'" in error["Message"]
