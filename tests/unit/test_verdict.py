@@ -167,9 +167,7 @@ def test_latency_is_judged_per_request() -> None:
     assert _report(latency=stalls)["verdict"]["decision"] == "promote"
 
 
-def test_on_a_loaded_host_a_slow_shadow_still_fails_and_an_identical_one_passes() -> (
-    None
-):
+def test_on_a_loaded_host_a_slow_shadow_still_fails_and_an_identical_one_passes() -> None:
     def loaded(slowdown: float) -> Callable[[random.Random], tuple[float, float]]:
         # Each leg stretched by its own random factor: the host's load, up to 10x.
         def legs(rng: random.Random) -> tuple[float, float]:
