@@ -28,6 +28,7 @@ from shadowserve.dataplane.shadow import ShadowDispatcher
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.clock import Clock, SystemClock
 from shadowserve.domain.resources import EndpointStatus
+from shadowserve.http.api import ApiDependencies
 from shadowserve.http.app import Mounted, build_http_app
 from shadowserve.metrics.aggregator import Aggregator, AggregatorSettings
 from shadowserve.metrics.capture import CaptureCounters
@@ -43,6 +44,7 @@ from shadowserve.services.reconciler import Reconciler
 from shadowserve.storage_health import StorageHealth
 from shadowserve.store.sql import SqlStore
 from shadowserve.workers.artifacts import ArtifactCache
+from shadowserve.workers.direct_calls import DirectCalls
 from shadowserve.workers.runtime import WorkerRuntime
 from shadowserve.workers.supervisor import Supervisor
 
@@ -158,11 +160,11 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             "CloudApiService": Mounted(cloud_control, plane),
         },
         invoker,
-        plane,
+        ApiDependencies(
+            plane, compare_defaults(settings), objects, DirectCalls(runtime, settings.model_timeout)
+        ),
         registry,
         StorageHealth(settings.data_dir, registry),
-        compare_defaults(settings),
-        objects,
         lifespan=lifespan,
     )
     return Application(settings, plane, runtime, events, http)

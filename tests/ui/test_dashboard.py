@@ -36,8 +36,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def running_experiment(models: Models) -> tuple[Models, str]:
-    production = models.model(LABEL_MODEL)
-    shadow = models.model(LABEL_MODEL, environment={"FLIP_EVERY": "10"})
+    production = models.model(LABEL_MODEL, environment={"NOISY": "1"})
+    shadow = models.model(LABEL_MODEL, environment={"FLIP_EVERY": "10", "NOISY": "1"})
     endpoint = models.endpoint(production)
     experiment = models.experiment(endpoint, production, shadow)
     for value in range(60):
@@ -82,7 +82,7 @@ def test_experiment_page(browser: Browser, running_experiment: tuple[Models, str
     for chart in CHARTS:
         points = page.evaluate(
             """(id) => Chart.getChart(document.getElementById(id)).data.datasets
-                 .map((d) => d.data.filter((v) => v !== null).length)
+                 .map((d) => d.data.filter((v) => v.y !== null).length)
                  .reduce((a, b) => a + b, 0)""",
             chart,
         )
@@ -97,6 +97,7 @@ def test_experiment_page(browser: Browser, running_experiment: tuple[Models, str
     assert page.locator("#verdict").get_attribute("data-decision") == report["verdict"]["decision"]
     assert "Running" in page.locator("#status").inner_text()
     assert page.locator("#card-shadow").inner_text().count(report["experiment"]["shadow"]["model"])
+    _check_fields(page, report)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-experiment.png"), full_page=True)
     assert errors == []
@@ -110,11 +111,47 @@ def test_experiment_page(browser: Browser, running_experiment: tuple[Models, str
     page.wait_for_selector("body[data-loaded=true]")
     assert "Completed" in page.locator("#status").inner_text()
     assert _text(page, "production-invocations") == str(production["invocations"])
+    assert _text(page, "outcome") == "shadow removed"
+    assert _text(page, "ended").startswith("ended ")
     assert errors == []
+
+
+def _check_fields(page: Page, report: dict[str, Any]) -> None:
+    """Every field in the table, noise marked; scores drawn as histograms and a heat map;
+    labels as a confusion matrix."""
+    outputs = report["comparison"]["outputs"]
+    for field in outputs["fields"]:
+        row = page.locator(f'#fields tr[data-field="{field["field"]}"]')
+        assert row.count() == 1, field["field"]
+        assert ("noise" in row.inner_text()) == field["noise"], field["field"]
+    noisy = {item["field"] for item in outputs["noise"]}
+    assert noisy == {"/0/request_id", "/0/generated_at"}
+    score = page.locator('[data-score="score:/0/score"]')
+    assert int(score.locator("canvas[id^=heatmap]").get_attribute("data-cells") or 0) > 0
+    bars = page.evaluate(
+        """() => Chart.getChart(document.querySelector('[data-score="score:/0/score"] '
+                 + 'canvas[id^=histogram]')).data.datasets.map((d) => d.data.reduce(
+                 (a, b) => a + b, 0))"""
+    )
+    pairs = next(f for f in outputs["fields"] if f["field"] == "score:/0/score")["pairs"]
+    assert bars == [pairs, pairs]
+    confusion = page.locator('[data-confusion="label:/0/label"]')
+    label = next(f for f in outputs["fields"] if f["field"] == "label:/0/label")
+    assert confusion.locator("td.off").first.inner_text() == str(label["confusion"][1][0])
 
 
 def _text(page: Page, test_id: str) -> str:
     return page.locator(f'[data-testid="{test_id}"]').inner_text().strip()
+
+
+def test_a_browser_at_the_servers_address_lands_on_the_dashboard(
+    browser: Browser, models: Models
+) -> None:
+    page, errors = _open(browser, f"{models.server.url}/")
+    page.wait_for_url("**/ui/")
+    assert errors == []
+    api = httpx.get(f"{models.server.url}/")  # not a browser: AWS's error shape, as before
+    assert api.status_code == 405 and "UnknownOperationException" in api.text
 
 
 def test_overview_lists_endpoints(browser: Browser, running_experiment: tuple[Models, str]) -> None:

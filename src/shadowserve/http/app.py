@@ -2,8 +2,8 @@
 
 - ``POST /``: awsJson services chosen by X-Amz-Target (SageMaker, CloudApiService)
 - ``POST /endpoints/{name}/invocations``: SageMaker Runtime's InvokeEndpoint
-- ``GET /api/overview``, ``GET /api/experiments/{name}/report``: JSON for the dashboard and CLI
-- ``/ui/``: the dashboard (static pages shipped in the package)
+- ``/api/…`` and ``/ui/``: the dashboard and its JSON, which the CLI reads too (http/api.py)
+- ``GET /``: a browser is sent to the dashboard
 - ``GET /metrics`` (Prometheus) and ``GET /healthz``
 
 With ``--auth sigv4`` the first two check every request's signature (the caller's account
@@ -13,11 +13,9 @@ clients only, as browsers and Prometheus scrapers cannot sign.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, fields
-from importlib.resources import files
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -25,34 +23,25 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from shadowserve.auth.access import Access, is_loopback
 from shadowserve.auth.sigv4 import AuthError, IncomingRequest
-from shadowserve.comparison.settings import CompareSettings, Overrides
 from shadowserve.dataplane.errors import InvokeError
 from shadowserve.dataplane.invoke import Invoker
-from shadowserve.domain.arns import Scope
-from shadowserve.domain.errors import DomainError, ResourceNotFound
-from shadowserve.metrics.verdict import Thresholds
-from shadowserve.objectstore import ObjectStore
+from shadowserve.http.api import ApiDependencies, api_routes
 from shadowserve.protocol import awsjson, runtime_api
 from shadowserve.protocol.awsjson_service import AwsJsonService, WireResponse
 from shadowserve.protocol.bodies import BodyTooLarge, read_limited
 from shadowserve.protocol.errors import WireError
-from shadowserve.services import capture_report, overview, reports
-from shadowserve.services.context import ControlPlane
 from shadowserve.storage_health import StorageHealth
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 # The largest control-plane request accepted; SageMaker's and Cloud Control's are a few KB.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
-# The dashboard: static pages and vendored assets shipped inside the package.
-UI_DIRECTORY = str(files("shadowserve") / "ui" / "static")
 
 
 @dataclass(frozen=True)
@@ -67,17 +56,15 @@ def build_http_app(
     access: Access,
     services: Mapping[str, Mounted],
     invoker: Invoker,
-    plane: ControlPlane,
+    api: ApiDependencies,
     registry: CollectorRegistry,
     storage: StorageHealth,
-    compare_defaults: CompareSettings,
-    objects: ObjectStore,
     lifespan: Lifespan | None = None,
 ) -> Starlette:
     routes = [
         *aws_routes(access, services),
         *runtime_routes(access, invoker),
-        *api_routes(access.default_account, plane, compare_defaults, objects),
+        *api_routes(access.default_account, api),
         *operations_routes(registry, storage),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
@@ -114,7 +101,14 @@ def aws_routes(access: Access, services: Mapping[str, Mounted]) -> list[BaseRout
         )
         return _to_response(wire)
 
-    return [Route("/", aws_json, methods=["POST"])]
+    async def home(request: Request) -> Response:
+        # A person who opens the server's address in a browser wants the dashboard; an API
+        # client that GETs / gets AWS's error shape, as for every other unknown route.
+        if "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/ui/")
+        return await _not_routed(request, HTTPException(405))
+
+    return [Route("/", aws_json, methods=["POST"]), Route("/", home, methods=["GET"])]
 
 
 def runtime_routes(access: Access, invoker: Invoker) -> list[BaseRoute]:
@@ -132,60 +126,6 @@ def runtime_routes(access: Access, invoker: Invoker) -> list[BaseRoute]:
     return [Route("/endpoints/{endpoint_name}/invocations", invocations, methods=["POST"])]
 
 
-def api_routes(
-    account: str, plane: ControlPlane, defaults: CompareSettings, objects: ObjectStore
-) -> list[BaseRoute]:
-    def scope_of(request: Request) -> Scope:
-        return Scope(account, request.query_params.get("region", awsjson.DEFAULT_REGION))
-
-    def report_request(request: Request) -> reports.ReportRequest:
-        thresholds = thresholds_from(request.query_params)
-        return reports.ReportRequest(thresholds, defaults, overrides_from(request.query_params))
-
-    async def report(request: Request) -> Response:
-        try:
-            wanted = report_request(request)
-        except ValueError as exc:
-            return JSONResponse({"message": f"Invalid threshold: {exc}"}, status_code=400)
-        name = request.path_params["name"]
-        try:
-            body = await run_in_threadpool(
-                reports.experiment_report, plane, scope_of(request), name, wanted
-            )
-        except DomainError as exc:
-            return _api_error(exc)
-        return JSONResponse(body)
-
-    async def report_from_capture(request: Request) -> Response:
-        """NDJSON: a progress line per capture file read, then the report."""
-        try:
-            wanted = report_request(request)
-        except ValueError as exc:
-            return JSONResponse({"message": f"Invalid threshold: {exc}"}, status_code=400)
-        name = request.path_params["name"]
-        try:
-            job = await run_in_threadpool(
-                capture_report.capture_report, plane, scope_of(request), name, wanted
-            )
-        except DomainError as exc:
-            return _api_error(exc)
-        # A sync iterator: Starlette reads it in a worker thread, off the event loop.
-        lines = (json.dumps(event).encode() + b"\n" for event in job.events(objects))
-        return StreamingResponse(lines, media_type="application/x-ndjson")
-
-    async def overview_page(request: Request) -> Response:
-        body = await run_in_threadpool(overview.overview, plane, scope_of(request))
-        return JSONResponse(body)
-
-    return [
-        Route("/api/experiments/{name}/report", report, methods=["GET"]),
-        Route("/api/experiments/{name}/report/from-capture", report_from_capture, methods=["POST"]),
-        Route("/api/overview", overview_page, methods=["GET"]),
-        Route("/ui", lambda _request: RedirectResponse("/ui/"), methods=["GET"]),
-        Mount("/ui", StaticFiles(directory=UI_DIRECTORY, html=True), name="ui"),
-    ]
-
-
 def operations_routes(registry: CollectorRegistry, storage: StorageHealth) -> list[BaseRoute]:
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -199,32 +139,6 @@ def operations_routes(registry: CollectorRegistry, storage: StorageHealth) -> li
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
-
-
-def thresholds_from(query: Mapping[str, str]) -> Thresholds:
-    """Report thresholds from query parameters named like the fields (min_pairs=200)."""
-    values: dict[str, Any] = {}
-    for field in fields(Thresholds):
-        if field.name in query:
-            kind = int if field.type in ("int", int) else float
-            values[field.name] = kind(query[field.name])
-    return Thresholds(**values)
-
-
-def overrides_from(query: Mapping[str, str]) -> Overrides:
-    """Comparison settings for one report (compare_mode, ignore, tolerance, label_threshold),
-    as text; they are parsed, and refused with a clear message, by the report itself."""
-    return Overrides(
-        mode=query.get("compare_mode"),
-        ignore=query.get("ignore"),
-        tolerance=query.get("tolerance"),
-        label_threshold=query.get("label_threshold"),
-    )
-
-
-def _api_error(error: DomainError) -> JSONResponse:
-    status = 404 if isinstance(error, ResourceNotFound) else 400
-    return JSONResponse({"message": error.message}, status_code=status)
 
 
 def caller_account(access: Access, request: Request, body: bytes) -> str:

@@ -70,12 +70,12 @@ def _variant(total: VariantAggregate, confidence: float) -> dict[str, Any]:
         "timeouts": total.timeouts,
         "dropped": total.dropped,
         "error_rate": stats.proportion(total.model_errors, total.invocations, confidence),
-        "model_latency_ms": _quantiles(total.model_latency, confidence),
-        "overhead_latency_ms": _quantiles(total.overhead_latency, confidence),
+        "model_latency_ms": latency_quantiles(total.model_latency, confidence),
+        "overhead_latency_ms": latency_quantiles(total.overhead_latency, confidence),
     }
 
 
-def _quantiles(histogram: LogHistogram, confidence: float) -> dict[str, Any]:
+def latency_quantiles(histogram: LogHistogram, confidence: float) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
         value = histogram.quantile(q)

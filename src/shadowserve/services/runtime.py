@@ -62,3 +62,28 @@ class RecordingRuntime:
     def undeploy(self, scope: Scope, endpoint_name: str) -> bool:
         self.deployed.pop((scope, endpoint_name.lower()), None)
         return True
+
+
+@dataclass(frozen=True)
+class DirectAnswer:
+    """A variant's answer to a direct call (no InvokeEndpoint: nothing captured, counted or
+    mirrored). ``error`` says why there is no answer, if there is none."""
+
+    status: int
+    body: bytes
+    content_type: str | None
+    latency_us: int
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None and 200 <= self.status < 300
+
+
+class VariantCalls(Protocol):
+    def call_variant(
+        self, scope: Scope, endpoint_name: str, variant_name: str, body: bytes,
+        content_type: str, accept: str | None,
+    ) -> DirectAnswer:  # fmt: skip
+        """Send one request to one variant's workers and wait for the answer."""
+        ...

@@ -4,13 +4,16 @@
 "use strict";
 
 const name = params.get("name");
-// Verdict thresholds in the page's address are passed on (see docs/report.md).
+// Report settings in the page's address are passed on (see docs/report.md).
 const THRESHOLDS = ["min_pairs", "min_output_agreement", "max_error_rate_increase",
-                    "max_latency_increase", "confidence"];
+                    "max_latency_increase", "min_label_agreement", "min_score_correlation",
+                    "max_score_psi", "confidence", "compare_mode", "ignore"];
 const thresholdQuery = THRESHOLDS.filter((key) => params.has(key))
   .map((key) => `&${key}=${encodeURIComponent(params.get(key))}`).join("");
 const ACTIVE = ["Creating", "Created", "Starting", "Running", "Updating", "Stopping"];
 const COLORS = { production: "#2563eb", shadow: "#d97706", agreement: "#15803d" };
+const OUTCOMES = { promoted: "shadow promoted", removed: "shadow removed",
+                   retained: "shadow retained" };
 const VERDICTS = { promote: "promote", dont_promote: "don't promote",
                    not_enough_data: "not enough data yet" };
 const charts = {};
@@ -52,38 +55,66 @@ function metricRows(variants) {
 
 function comparisonRows(comparison) {
   const difference = comparison.latency_difference_ms;
-  const ratio = comparison.latency_ratio;
+  const median = comparison.latency_ratio_median;
+  const label = comparison.label_agreement;
   const interval = (p) => (p.rate === null ? "—"
     : `${pct(p.rate)} [${pct(p.ci[0])}, ${pct(p.ci[1])}] of ${p.of}`);
   const rows = [
     ["pairs", "Pairs (unpaired)", `${comparison.pairs} (${comparison.unpaired})`],
-    ["output-agreement", "Output agreement", interval(comparison.output_agreement)],
+    ["output-agreement", "Output agreement (noise and ignored fields left out)",
+     interval(comparison.output_agreement)],
+    ["raw-output-agreement", "Output agreement, every field",
+     interval(comparison.outputs.raw_output_agreement)],
     ["status-agreement", "Status agreement", interval(comparison.status_agreement)],
-    ["label-agreement", "Label agreement", interval(comparison.label_agreement)],
-    ["latency-difference", "Latency shadow − production", difference === null ? "—"
-      : `${difference.mean.toFixed(2)} ms (p = ${difference.p_value.toPrecision(2)})`],
-    ["latency-ratio", "Latency shadow / production", ratio === null ? "—"
-      : `${ratio.geometric_mean.toFixed(2)}×`],
+    ["label-agreement", `Label agreement${label.field === null ? "" : ` (${label.field || "answer"}` +
+      `${label.derived ? `, ${label.derived}` : ""})`}`, interval(label)],
+    ["latency-ratio", "Latency shadow / production, per request", median === null ? "—"
+      : `median ${median.median.toFixed(2)}× [${median.ci[0].toFixed(2)}, ` +
+        `${median.ci[1].toFixed(2)}] of ${median.pairs}`],
+    ["latency-difference", "Latency shadow − production, per request", difference === null
+      ? "—" : `${difference.mean.toFixed(2)} ms (p = ${difference.p_value.toPrecision(2)})`],
   ];
-  return rows.map(([key, label, text]) => el("tr", {},
-    el("th", { text: label }), el("td", { class: "num", "data-testid": key, text })));
+  return rows.map(([key, text, value]) => el("tr", {},
+    el("th", { text }), el("td", { class: "num", "data-testid": key, text: value })));
 }
 
 function series(timeline, role, pick) {
   return timeline.map((point) => (point[role] ? pick(point[role]) : null));
 }
 
-function drawChart(id, labels, datasets, options = {}) {
-  const data = { labels, datasets };
+// Points on a real time axis: x is the interval's start in ms; an interval with no traffic
+// is a gap in the line, not a bridge between its neighbours.
+function points(timeline, width, pick) {
+  const found = [];
+  let previous = null;
+  for (const point of timeline) {
+    if (previous !== null && point.start - previous > width) {
+      found.push({ x: (previous + width) * 1000, y: null });
+    }
+    found.push({ x: point.start * 1000, y: pick(point) });
+    previous = point.start;
+  }
+  return found;
+}
+
+function clock(value) {
+  return new Date(value).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit",
+                                                  second: "2-digit" });
+}
+
+function drawChart(id, datasets, options = {}) {
   if (charts[id]) {
-    charts[id].data = data;
+    charts[id].data.datasets = datasets;
     charts[id].update("none");
     return;
   }
   charts[id] = new Chart(document.getElementById(id), {
-    type: "line", data,
-    options: { animation: false, responsive: true, maintainAspectRatio: false,
-               spanGaps: true, scales: { y: { beginAtZero: true, ...options } } },
+    type: "line", data: { datasets },
+    options: { animation: false, responsive: true, maintainAspectRatio: false, spanGaps: false,
+               parsing: false,
+               scales: { x: { type: "linear", ticks: { callback: clock, maxTicksLimit: 6 } },
+                         y: { beginAtZero: true, ...options } },
+               plugins: { tooltip: { callbacks: { title: (items) => clock(items[0].parsed.x) } } } },
   });
 }
 
@@ -92,26 +123,24 @@ function line(label, data, color, dashed = false) {
            borderDash: dashed ? [6, 4] : [] };
 }
 
-function drawCharts(timeline) {
-  const labels = timeline.map((p) => new Date(p.start * 1000).toLocaleTimeString(
-    [], { hour: "2-digit", minute: "2-digit", second: "2-digit" }));
-  drawChart("chart-invocations", labels, [
-    line("production", series(timeline, "production", (v) => v.invocations), COLORS.production),
-    line("shadow", series(timeline, "shadow", (v) => v.invocations), COLORS.shadow, true)]);
-  drawChart("chart-latency", labels, [
-    line("production p50", series(timeline, "production", (v) => v.p50_ms), COLORS.production),
-    line("production p99", series(timeline, "production", (v) => v.p99_ms),
-         COLORS.production, true),
-    line("shadow p50", series(timeline, "shadow", (v) => v.p50_ms), COLORS.shadow),
-    line("shadow p99", series(timeline, "shadow", (v) => v.p99_ms), COLORS.shadow, true)]);
-  drawChart("chart-errors", labels, [
-    line("production", series(timeline, "production", (v) => v.error_rate), COLORS.production),
-    line("shadow", series(timeline, "shadow", (v) => v.error_rate), COLORS.shadow)]);
-  drawChart("chart-agreement", labels, [
-    line("outputs agree", timeline.map((p) => p.output_agreement ?? null), COLORS.agreement)],
-    { max: 1 });
-  drawChart("chart-drops", labels, [
-    line("dropped", series(timeline, "shadow", (v) => v.dropped), COLORS.shadow)]);
+function drawCharts(timeline, width) {
+  const of = (role, pick) => points(timeline, width, (p) => (p[role] ? pick(p[role]) : null));
+  drawChart("chart-invocations", [
+    line("production", of("production", (v) => v.invocations), COLORS.production),
+    line("shadow", of("shadow", (v) => v.invocations), COLORS.shadow, true)]);
+  drawChart("chart-latency", [
+    line("production p50", of("production", (v) => v.p50_ms), COLORS.production),
+    line("production p99", of("production", (v) => v.p99_ms), COLORS.production, true),
+    line("shadow p50", of("shadow", (v) => v.p50_ms), COLORS.shadow),
+    line("shadow p99", of("shadow", (v) => v.p99_ms), COLORS.shadow, true)]);
+  drawChart("chart-errors", [
+    line("production", of("production", (v) => v.error_rate), COLORS.production),
+    line("shadow", of("shadow", (v) => v.error_rate), COLORS.shadow)]);
+  drawChart("chart-agreement", [
+    line("outputs agree", points(timeline, width, (p) => p.output_agreement ?? null),
+         COLORS.agreement)], { max: 1 });
+  drawChart("chart-drops", [
+    line("dropped", of("shadow", (v) => v.dropped), COLORS.shadow)]);
 }
 
 function drawSchedule(experiment) {
@@ -127,6 +156,11 @@ function drawSchedule(experiment) {
   document.getElementById("end").textContent = `end ${when(experiment.end_time)}`;
   document.getElementById("progress-text").textContent = experiment.completion_time
     ? `ended ${when(experiment.completion_time)}` : `${(share * 100).toFixed(1)}% of schedule`;
+  document.getElementById("ended").textContent = experiment.completion_time
+    ? `ended ${when(experiment.completion_time)}` : "";
+  document.getElementById("outcome").textContent = experiment.outcome
+    ? OUTCOMES[experiment.outcome] : "";
+  document.getElementById("status-reason").textContent = experiment.status_reason || "";
 }
 
 function render(report) {
@@ -140,14 +174,18 @@ function render(report) {
   verdictBox.textContent = VERDICTS[verdict.decision];
   verdictBox.className = `verdict ${verdict.decision}`;
   verdictBox.dataset.decision = verdict.decision;
+  document.getElementById("mode").textContent = `${verdict.mode} mode`;
   document.getElementById("reasons").replaceChildren(
-    ...verdict.reasons.map((reason) => el("li", { text: reason })));
+    ...verdict.reasons.map((reason) => el("li", { text: reason })),
+    ...(verdict.notes || []).map((note) => el("li", { class: "muted", text: note })),
+    ...report.warnings.map((warning) => el("li", { class: "warning", text: warning })));
   drawSchedule(experiment);
   variantCard("production", experiment.production, variants.production);
   variantCard("shadow", experiment.shadow, variants.shadow);
   document.querySelector("#metrics tbody").replaceChildren(...metricRows(variants));
   document.querySelector("#comparison tbody").replaceChildren(...comparisonRows(comparison));
-  drawCharts(report.timeline);
+  renderFields(comparison.outputs);
+  drawCharts(report.timeline, report.timeline_resolution_seconds);
   document.getElementById("resolution").textContent =
     `(per ${report.timeline_resolution_seconds} s)`;
   document.body.dataset.loaded = "true";
