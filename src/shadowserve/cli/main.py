@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from shadowserve.app import build_application
 from shadowserve.auth.access import is_loopback
 from shadowserve.auth.credentials import CredentialsFileError, load_keys
 from shadowserve.cli.demo import run_demo
+from shadowserve.cli.replay import print_replay, run_replay
 from shadowserve.cli.report import fetch_report, print_report, recompute_report
 from shadowserve.config import Settings
 from shadowserve.http.protocol import BoundedHttpToolsProtocol
@@ -314,6 +316,35 @@ def report(
     else:
         found = fetch_report(url, experiment, region, options)
     print_report(found, as_json)
+
+
+@cli.command()
+@server_options
+@click.option("--experiment", help="Replay the production requests this experiment captured.")
+@click.option("--endpoint", help="Replay the requests this endpoint's data capture holds.")
+@click.option("--model", "candidate_model", help="The candidate: a model, deployed for the "
+              "replay alone.")  # fmt: skip
+@click.option("--variant", "candidate_variant", help="The candidate: a variant of a running "
+              "endpoint (the source's, or --candidate-endpoint's).")  # fmt: skip
+@click.option("--candidate-endpoint", help="The endpoint whose --variant is the candidate.")
+@click.option("--start", type=click.DateTime(), help="Only requests captured from then (UTC).")
+@click.option("--end", type=click.DateTime(), help="Only requests captured until then (UTC).")
+@click.option("--sample", type=click.IntRange(min=1), help="A random sample of this many.")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True),
+              help="At most this many requests per second to the candidate.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@report_options
+def replay(url: str, region: str, as_json: bool, **options: Any) -> None:
+    """Vet a candidate before any live traffic: send captured production requests to it and
+    compare its answers with production's captured ones. Production is never called."""
+    names = ("experiment", "endpoint", "candidate_model", "candidate_variant",
+             "candidate_endpoint", "start", "end", "sample", "rate")  # fmt: skip
+    body = {name: options.pop(name) for name in names}
+    for moment in ("start", "end"):
+        if body[moment] is not None:
+            body[moment] = body[moment].replace(tzinfo=UTC).isoformat()
+    found = run_replay(url.rstrip("/"), region, body, options, progress=not as_json)
+    print_replay(found, as_json)
 
 
 @cli.command()

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shadowserve.cli.streaming import follow
+
 VERDICTS = {
     "promote": "[bold green]PROMOTE[/]",
     "dont_promote": "[bold red]DON'T PROMOTE[/]",
@@ -44,32 +46,14 @@ def recompute_report(
     address = f"{url}/api/experiments/{name}/report/from-capture"
     columns = (TextColumn("reading capture"), BarColumn(), DownloadColumn(),
                TextColumn("{task.fields[records]} records"), TimeElapsedColumn())  # fmt: skip
-    try:
-        with (
-            httpx.stream(
-                "POST",
-                address,
-                params=report_params(region, options),
-                timeout=httpx.Timeout(30, read=600),
-            ) as response,  # fmt: skip
-            Progress(*columns, disable=not progress, console=Console(stderr=True)) as bar,
-        ):
-            if response.status_code != 200:
-                response.read()
-                raise click.ClickException(response.json().get("message", response.text))
-            task = bar.add_task("capture", total=None, records=0)
-            for line in response.iter_lines():
-                event = json.loads(line)
-                if "progress" in event:
-                    step = event["progress"]
-                    bar.update(task, total=step["bytes_total"], completed=step["bytes_done"],
-                               records=step["records"])  # fmt: skip
-                elif "report" in event:
-                    found: dict[str, Any] = event["report"]
-                    return found
-    except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach shadowserve at {url}: {exc}") from exc
-    raise click.ClickException("the server ended the recompute without a report")
+    with Progress(*columns, disable=not progress, console=Console(stderr=True)) as bar:
+        task = bar.add_task("capture", total=None, records=0)
+
+        def advance(step: dict[str, Any]) -> None:
+            bar.update(task, total=step["bytes_total"], completed=step["bytes_done"],
+                       records=step["records"])  # fmt: skip
+
+        return follow(address, report_params(region, options), None, advance)
 
 
 def print_report(report: dict[str, Any], as_json: bool, console: Console | None = None) -> None:
@@ -91,15 +75,15 @@ def print_report(report: dict[str, Any], as_json: bool, console: Console | None 
     console.print(_comparison_table(report["comparison"]))
     outputs = report["comparison"]["outputs"]
     if outputs["fields"]:
-        console.print(_fields_table(outputs))
+        console.print(fields_table(outputs))
     for field in outputs["fields"]:
         if field["kind"] == "label" and 1 < len(field["labels"]) <= MAX_CONFUSION_LABELS:
-            console.print(_confusion_table(field))
+            console.print(confusion_table(field))
     for noise in outputs["noise"]:
         console.print(f"noise: [bold]{noise['field']}[/] ({noise['kind']}) — {noise['found_by']}")
     for line in explain(outputs):
         console.print(f"[bold]In words:[/] {line}")
-    _print_verdict(report["verdict"], console)
+    print_verdict(report["verdict"], console)
 
 
 def explain(outputs: dict[str, Any]) -> list[str]:
@@ -153,7 +137,7 @@ def _named(field: dict[str, Any]) -> str:
     return f"{pointer} ({field['derived']})" if field.get("derived") else pointer
 
 
-def _print_verdict(verdict: dict[str, Any], console: Console) -> None:
+def print_verdict(verdict: dict[str, Any], console: Console) -> None:
     console.print(f"Verdict: {VERDICTS[verdict['decision']]} ({verdict['mode']} mode)")
     for reason in verdict["reasons"]:
         console.print(f"  • {reason}")
@@ -170,7 +154,7 @@ def _variants_table(report: dict[str, Any]) -> Table:
         table.add_column(f"{role}: {experiment[role]['variant']} ({experiment[role]['model']})")
     rows: list[tuple[str, Any]] = [
         ("invocations", lambda v: str(v["invocations"])),
-        ("error rate", lambda v: _rate(v["error_rate"])),
+        ("error rate", lambda v: rate(v["error_rate"])),
         ("4xx / 5xx", lambda v: f"{v['invocation_4xx_errors']} / {v['invocation_5xx_errors']}"),
         ("latency p50 ms", lambda v: _quantile(v["model_latency_ms"]["p50"])),
         ("latency p90 ms", lambda v: _quantile(v["model_latency_ms"]["p90"])),
@@ -189,18 +173,18 @@ def _comparison_table(comparison: dict[str, Any]) -> Table:
     table.add_column("value")
     outputs = comparison["outputs"]
     table.add_row("pairs (unpaired)", f"{comparison['pairs']} ({comparison['unpaired']})")
-    table.add_row("status agreement", _rate(comparison["status_agreement"]))
+    table.add_row("status agreement", rate(comparison["status_agreement"]))
     left_out = len(outputs["noise"]) + len(outputs["ignored"])
     table.add_row(
         "output agreement" + (" (noise, ignored left out)" if left_out else ""),
-        _rate(comparison["output_agreement"]),
+        rate(comparison["output_agreement"]),
     )
     if left_out:
-        table.add_row("output agreement, every field", _rate(outputs["raw_output_agreement"]))
+        table.add_row("output agreement, every field", rate(outputs["raw_output_agreement"]))
     label = comparison["label_agreement"]
     if label.get("field") is not None:
         how = f", {label['derived']}" if label.get("derived") else ""
-        table.add_row(f"label agreement ({label['field'] or 'answer'}{how})", _rate(label))
+        table.add_row(f"label agreement ({label['field'] or 'answer'}{how})", rate(label))
     median, difference = comparison["latency_ratio_median"], comparison["latency_difference_ms"]
     if median is not None:
         table.add_row(
@@ -216,7 +200,7 @@ def _comparison_table(comparison: dict[str, Any]) -> Table:
     return table
 
 
-def _fields_table(outputs: dict[str, Any]) -> Table:
+def fields_table(outputs: dict[str, Any]) -> Table:
     table = Table(title="Fields (JSON Pointer), by kind")
     for column in ("field", "kind", "pairs", "agree", "figures", ""):
         table.add_column(column)
@@ -226,7 +210,7 @@ def _fields_table(outputs: dict[str, Any]) -> Table:
         figures = _figures(field) + (f"; missing in shadow {missing}" if missing else "")
         table.add_row(
             field["pointer"] or "(answer)", _kind(field), str(field["pairs"]),
-            _rate(field["agreement"], brief=True), figures, flag,
+            rate(field["agreement"], brief=True), figures, flag,
         )  # fmt: skip
     return table
 
@@ -251,7 +235,7 @@ def _figures(field: dict[str, Any]) -> str:
         similarity = field["similarity"]["p50"]
         ratio = field["length_ratio"]
         return (
-            f"normalized match {_rate(field['normalized_match'], brief=True)}; similarity p50 "
+            f"normalized match {rate(field['normalized_match'], brief=True)}; similarity p50 "
             f"{similarity if similarity is not None else '—'}; length ratio "
             + (f"{ratio:.2f}" if ratio is not None else "—")
         )
@@ -276,7 +260,7 @@ def _score_figures(field: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _confusion_table(field: dict[str, Any]) -> Table:
+def confusion_table(field: dict[str, Any]) -> Table:
     title = f"Confusion {field['pointer'] or '(answer)'}: production label (rows) by shadow label"
     table = Table(title=title)
     table.add_column("production \\ shadow")
@@ -291,7 +275,7 @@ def _g(value: float | None) -> str:
     return "—" if value is None else f"{value:.3g}"
 
 
-def _rate(proportion: dict[str, Any], brief: bool = False) -> str:
+def rate(proportion: dict[str, Any], brief: bool = False) -> str:
     if proportion["rate"] is None:
         return "—"
     if brief:

@@ -276,6 +276,9 @@ class ReplayJob:
             + stats_.warnings
             + [f"Candidate error: {example}" for example in tally.error_examples]
         )
+        if not stats_.records:
+            warnings.append(f"No captured request found under {self.source.destination} for "
+                            f"endpoint {self.source.endpoint} in the time range.")  # fmt: skip
         if stats_.without_request:
             warnings.append(f"{stats_.without_request} captured records carry no request "
                             "(capture without Input) and were not replayed.")  # fmt: skip
