@@ -7,23 +7,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from typing import Any
 
 import boto3
 
 from tests.dataplane.test_metrics_report import LABEL_MODEL, STEADY, _settled, _traffic
-from tests.dataplane.test_report_from_capture import _captured
+from tests.dataplane.test_report_from_capture import _captured, shadowserve
 from tests.dataplane_fixtures import Models
 from tests.dataplane_support import metric, wait_until
 
 
 def _replay(models: Models, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "shadowserve.cli", "replay", *args, "--url", models.server.url],
-        capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
+    return shadowserve(models, "replay", *args)
 
 
 def _production_invocations(models: Models, endpoint: str) -> float:

@@ -29,11 +29,16 @@ def _captured(s3: Any, prefix: str) -> int:
     )
 
 
-def _cli(models: Models, *args: str) -> subprocess.CompletedProcess[str]:
+def shadowserve(models: Models, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`shadowserve COMMAND ARGS --url SERVER` as a user would run it."""
     return subprocess.run(
-        [sys.executable, "-m", "shadowserve.cli", "report", *args, "--url", models.server.url],
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "shadowserve.cli", command, *args, "--url", models.server.url],
+        capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
+
+
+def _cli(models: Models, *args: str) -> subprocess.CompletedProcess[str]:
+    return shadowserve(models, "report", *args)
 
 
 def test_a_tolerance_set_later_applies_to_captured_traffic(models: Models, s3_url: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from shadowserve.capture.records import BASE64
@@ -40,6 +40,24 @@ class CaptureFile:
     def order(self) -> str:
         """Sorts files of every variant by the time of their first record."""
         return "/".join(self.stored.location.key.rsplit("/", 5)[-5:])
+
+
+@dataclass
+class Unreadable:
+    """Lines and files that could not be read: each counted, the first few named."""
+
+    shown_at_most: int = 20
+    count: int = 0
+    named: list[str] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        self.count += 1
+        if len(self.named) < self.shown_at_most:
+            self.named.append(text)
+
+    def warnings(self) -> list[str]:
+        hidden = self.count - len(self.named)
+        return self.named + ([f"{hidden} more unreadable lines or files."] if hidden else [])
 
 
 class UnreadableRecord(ValueError):

@@ -10,17 +10,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from shadowserve.cli.report import (
-    confusion_table,
-    explain,
-    fields_table,
-    print_verdict,
-    rate,
-    report_params,
-)
+from shadowserve.cli.report import print_outputs, print_verdict, rate, report_params
 from shadowserve.cli.streaming import follow
-
-MAX_CONFUSION_LABELS = 8
 
 
 def run_replay(
@@ -61,13 +52,5 @@ def print_replay(report: dict[str, Any], as_json: bool, console: Console | None 
     outputs = report["comparison"]["outputs"]
     console.print(f"output agreement with production's captured answers: "
                   f"{rate(outputs['output_agreement'])}")  # fmt: skip
-    if outputs["fields"]:
-        console.print(fields_table(outputs))
-    for field in outputs["fields"]:
-        if field["kind"] == "label" and 1 < len(field["labels"]) <= MAX_CONFUSION_LABELS:
-            console.print(confusion_table(field))
-    for noise in outputs["noise"]:
-        console.print(f"noise: [bold]{noise['field']}[/] ({noise['kind']}) — {noise['found_by']}")
-    for line in explain(outputs):
-        console.print(f"[bold]In words:[/] {line}")
+    print_outputs(outputs, console)
     print_verdict(report["verdict"], console)

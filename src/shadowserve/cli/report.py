@@ -73,7 +73,12 @@ def print_report(report: dict[str, Any], as_json: bool, console: Console | None 
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(_variants_table(report))
     console.print(_comparison_table(report["comparison"]))
-    outputs = report["comparison"]["outputs"]
+    print_outputs(report["comparison"]["outputs"], console)
+    print_verdict(report["verdict"], console)
+
+
+def print_outputs(outputs: dict[str, Any], console: Console) -> None:
+    """The per-field comparison: fields, confusion matrices, noise, and the gist in words."""
     if outputs["fields"]:
         console.print(fields_table(outputs))
     for field in outputs["fields"]:
@@ -83,7 +88,6 @@ def print_report(report: dict[str, Any], as_json: bool, console: Console | None 
         console.print(f"noise: [bold]{noise['field']}[/] ({noise['kind']}) — {noise['found_by']}")
     for line in explain(outputs):
         console.print(f"[bold]In words:[/] {line}")
-    print_verdict(report["verdict"], console)
 
 
 def explain(outputs: dict[str, Any]) -> list[str]:

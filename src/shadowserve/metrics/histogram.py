@@ -8,34 +8,30 @@ from dataclasses import dataclass, field
 
 from scipy.stats import binom
 
+from shadowserve.comparison.bins import Counts
+
 GROWTH = 1.02  # bucket width: values are known to within 2 %
 _LOG_GROWTH = math.log(GROWTH)
 
 
 @dataclass
 class LogHistogram:
-    counts: dict[int, int] = field(default_factory=dict)
+    bins: Counts = field(default_factory=Counts)
 
     def add(self, value: float, count: int = 1) -> None:
-        index = 0 if value <= 1 else math.ceil(math.log(value) / _LOG_GROWTH)
-        self.counts[index] = self.counts.get(index, 0) + count
+        self.bins.add(0 if value <= 1 else math.ceil(math.log(value) / _LOG_GROWTH), count)
 
     def merge(self, other: LogHistogram) -> None:
-        for index, count in other.counts.items():
-            self.counts[index] = self.counts.get(index, 0) + count
+        self.bins.merge(other.bins)
 
     @property
     def total(self) -> int:
-        return sum(self.counts.values())
+        return self.bins.total
 
     def value_at_rank(self, rank: int) -> float:
         """The ``rank``-th smallest value (1-based), as its bucket's geometric middle."""
-        seen = 0
-        for index in sorted(self.counts):
-            seen += self.counts[index]
-            if seen >= rank:
-                return 0.0 if index == 0 else GROWTH ** (index - 0.5)
-        raise ValueError("rank beyond the histogram")
+        index = self.bins.index_at_rank(rank)
+        return 0.0 if index == 0 else GROWTH ** (index - 0.5)
 
     def quantile(self, q: float) -> float | None:
         n = self.total
@@ -56,8 +52,8 @@ class LogHistogram:
         return self.value_at_rank(max(1, low)), self.value_at_rank(min(n, high))
 
     def to_json(self) -> dict[str, int]:
-        return {str(index): count for index, count in self.counts.items()}
+        return self.bins.to_json()
 
     @classmethod
     def from_json(cls, data: dict[str, int]) -> LogHistogram:
-        return cls({int(index): count for index, count in data.items()})
+        return cls(Counts.from_json(data))

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from shadowserve.capture.reader import (
     CapturedPayload,
+    Unreadable,
     UnreadableRecord,
     capture_files,
     read_records,
@@ -20,7 +21,6 @@ from shadowserve.comparison.settings import CompareSettings
 from shadowserve.objectstore import ObjectStore, ObjectStoreError
 
 MAX_WAITING = 100_000  # legs waiting for their other half; the oldest go first beyond this
-MAX_WARNINGS = 20  # unreadable lines and files named in the report; the rest are counted
 SLACK = timedelta(minutes=1)  # inference times have whole seconds
 
 
@@ -50,13 +50,7 @@ class CaptureComparison:
     records: int = 0
     pairs: int = 0
     unjoined: int = 0  # legs whose other half was never captured (sampling, lost, window)
-    unreadable: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    def warn(self, text: str) -> None:
-        self.unreadable += 1
-        if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append(text)
+    unreadable: Unreadable = field(default_factory=Unreadable)
 
 
 def compare_capture(
@@ -73,7 +67,7 @@ def compare_capture(
         try:
             for record in read_records(store, file):
                 if isinstance(record, UnreadableRecord):
-                    result.warn(str(record))
+                    result.unreadable.add(str(record))
                     continue
                 in_window = scope.start - SLACK <= record.time <= scope.end + SLACK
                 if record.output is None or not in_window:
@@ -82,7 +76,7 @@ def compare_capture(
                 _join(result, waiting, file.variant, record.inference_id, record.output, scope,
                       settings)  # fmt: skip
         except ObjectStoreError as exc:
-            result.warn(f"{file.stored.uri}: {exc}")
+            result.unreadable.add(f"{file.stored.uri}: {exc}")
         done_bytes += file.stored.size
         yield Progress(number, len(files), done_bytes, total_bytes, result.records)
     result.unjoined += len(waiting)

@@ -42,15 +42,12 @@ class CaptureReport:
         stored = self.stored
         found.outputs.adopt_probes(stored.pairs.outputs)
         stored.pairs.outputs = found.outputs
-        stored.warnings += found.warnings
-        if found.unreadable > len(found.warnings):
-            stored.warnings.append(
-                f"{found.unreadable - len(found.warnings)} more unreadable lines or files."
-            )
+        stored.warnings += found.unreadable.warnings()
         report = stored.build(self.request)
         report["source"] = {
             "kind": "capture", "files": found.files, "records": found.records,
-            "pairs": found.pairs, "unjoined": found.unjoined, "unreadable": found.unreadable,
+            "pairs": found.pairs, "unjoined": found.unjoined,
+            "unreadable": found.unreadable.count,
             "text": (f"Outputs compared from capture: {found.records} records in {found.files} "
                      f"files, {found.pairs} pairs joined by inference id ({found.unjoined} legs "
                      "without their other half); latency and errors from the stored aggregates."),

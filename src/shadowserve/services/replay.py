@@ -273,7 +273,7 @@ class ReplayJob:
                     "shadow": {"error_rate": error_rate}}  # fmt: skip
         warnings = (
             self.warnings
-            + stats_.warnings
+            + stats_.unreadable.warnings()
             + [f"Candidate error: {example}" for example in tally.error_examples]
         )
         if not stats_.records:

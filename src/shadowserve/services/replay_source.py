@@ -11,13 +11,13 @@ from datetime import datetime
 
 from shadowserve.capture.reader import (
     CapturedPayload,
+    Unreadable,
     UnreadableRecord,
     capture_files,
     read_records,
 )
 from shadowserve.objectstore import ObjectStore, ObjectStoreError
 
-MAX_WARNINGS = 20
 SAMPLE_SEED = 0  # the same sample on every run of the same replay
 
 
@@ -45,13 +45,7 @@ class SourceStats:
     bytes_read: int = 0
     records: int = 0  # in the window
     without_request: int = 0  # captured without Input (CaptureOptions), so not replayable
-    warnings: list[str] = field(default_factory=list)
-    unreadable: int = 0
-
-    def warn(self, text: str) -> None:
-        self.unreadable += 1
-        if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append(text)
+    unreadable: Unreadable = field(default_factory=Unreadable)
 
 
 def exchanges(
@@ -65,7 +59,7 @@ def exchanges(
         try:
             for record in read_records(store, file):
                 if isinstance(record, UnreadableRecord):
-                    stats.warn(str(record))
+                    stats.unreadable.add(str(record))
                     continue
                 if (source.start and record.time < source.start) or (
                     source.end and record.time > source.end
@@ -79,7 +73,7 @@ def exchanges(
                     continue
                 yield CapturedExchange(record.inference_id, record.input, record.output)
         except ObjectStoreError as exc:
-            stats.warn(f"{file.stored.uri}: {exc}")
+            stats.unreadable.add(f"{file.stored.uri}: {exc}")
         stats.bytes_read += file.stored.size
 
 
