@@ -9,6 +9,7 @@ import json
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
@@ -119,6 +120,24 @@ def test_experiment_with_required_properties_only(cc: Any, sagemaker: Any) -> No
     model = json.loads(done["ResourceModel"])
     assert model["Name"] == name
     assert "DesiredState" not in model and "Schedule" not in model  # writeOnly: never read
+
+
+def test_comparison_settings_through_cloud_control_tags(cc: Any, server: ServerProcess) -> None:
+    stack = Stack(cc)
+    desired = {"Name": f"cc-x-{uuid.uuid4().hex[:8]}", "Type": "ShadowMode", "RoleArn": ROLE,
+               "EndpointName": stack.endpoint, "ModelVariants": _variants(stack.prod, stack.cand),
+               "Tags": [{"Key": "shadowserve:compare-mode", "Value": "loose"}]}  # fmt: skip
+    bad = _create(cc, EXPERIMENT, desired)
+    assert (bad["OperationStatus"], bad["ErrorCode"]) == ("FAILED", "InvalidRequest")
+    assert "Unknown compare mode 'loose'" in bad["StatusMessage"]
+    desired["Tags"] = [{"Key": "shadowserve:compare-mode", "Value": "equivalence"}]
+    assert _create(cc, EXPERIMENT, desired)["OperationStatus"] == "SUCCESS"
+    report = httpx.get(f"{server.url}/api/experiments/{desired['Name']}/report").json()
+    assert report["settings"]["mode"] == "equivalence"
+    patch = [{"op": "replace", "path": "/Tags/0/Value", "value": "loose"}]
+    failed = _wait(cc, _patch(cc, EXPERIMENT, desired["Name"], patch))
+    assert (failed["OperationStatus"], failed["ErrorCode"]) == ("FAILED", "InvalidRequest")
+    assert "Unknown compare mode 'loose'" in failed["StatusMessage"]
 
 
 def test_experiment_lifecycle_with_all_properties(cc: Any, sagemaker: Any) -> None:

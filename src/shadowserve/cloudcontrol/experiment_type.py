@@ -82,10 +82,11 @@ class InferenceExperimentType:
                 _update_created(plane, scope, identifier, current, desired)
             elif status == S.RUNNING:
                 _update_running(plane, scope, identifier, current, desired)
+            # Tags carry the comparison settings: a bad one fails the update with its reason.
+            arn = f"{current.get('Arn')}"
+            update_tags(plane, scope, arn, current.get("Tags"), desired.get("Tags"))
         except DomainError as exc:
             raise failure_from(exc, TYPE, identifier) from exc
-        arn = f"{current.get('Arn')}"
-        update_tags(plane, scope, arn, current.get("Tags"), desired.get("Tags"))
 
     def delete(self, plane: ControlPlane, scope: Scope, identifier: str) -> None:
         """A Running experiment is stopped first (every variant retained), then deleted."""
