@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import boto3
+import httpx
 
 from tests.dataplane.test_metrics_report import LABEL_MODEL, STEADY, _settled, _traffic
 from tests.dataplane.test_report_from_capture import _captured, shadowserve
@@ -75,16 +76,27 @@ def test_replay_refuses_what_it_cannot_do(models: Models) -> None:
         endpoint, production, models.model(LABEL_MODEL),
         DataStorageConfig={"Destination": f"s3://capture/rp-{uuid.uuid4().hex[:8]}"},
     )  # fmt: skip
-    source = ("--experiment", experiment)
-    cases = {
-        source: "Name the candidate: either a model or a variant",
-        (*source, "--variant", "AllTraffic"): "a replay never calls production",
-        (*source, "--variant", "nope"): f"Endpoint {endpoint} has no variant nope",
-        ("--experiment", "missing", "--model", production): "Inference experiment missing does",
-        ("--endpoint", models.endpoint(production), "--model", production):
-            "has no DataCaptureConfig",
-    }  # fmt: skip
-    for args, message in cases.items():
-        found = _replay(models, *args)
-        assert found.returncode == 1, (args, found.stdout)
-        assert message in found.stderr, (args, found.stderr)
+    # Through the API (what the CLI sends), each refused before anything runs …
+    cases = [
+        ({"experiment": experiment}, "Name the candidate: either a model or a variant"),
+        ({"experiment": experiment, "candidate_variant": "AllTraffic"},
+         "a replay never calls production"),
+        ({"experiment": experiment, "candidate_variant": "nope"},
+         f"Endpoint {endpoint} has no variant nope"),
+        ({"experiment": "missing", "candidate_model": production},
+         "Inference experiment missing does not exist."),
+        ({"endpoint": models.endpoint(production), "candidate_model": production},
+         "has no DataCaptureConfig"),
+        ({"experiment": experiment, "candidate_model": production, "sample": 0},
+         "sample: Input should be greater than or equal to 1"),
+        ({"experiment": experiment, "candidate_model": production, "speed": 3},
+         "speed: Extra inputs are not permitted"),
+    ]  # fmt: skip
+    for body, message in cases:
+        answer = httpx.post(f"{models.server.url}/api/replays", json=body, timeout=30)
+        assert answer.status_code in (400, 404), (body, answer.text)
+        assert message in answer.json()["message"], (body, answer.text)
+    # … and the CLI says so in one line.
+    found = _replay(models, "--experiment", experiment, "--variant", "AllTraffic")
+    assert found.returncode == 1
+    assert "a replay never calls production" in found.stderr
