@@ -102,9 +102,14 @@ function clock(value) {
                                                   second: "2-digit" });
 }
 
+// The time axis spans the experiment's traffic, one interval either side, so a lone
+// point sits in the middle rather than at an edge of an arbitrary range.
+let span = { min: undefined, max: undefined };
+
 function drawChart(id, datasets, options = {}) {
   if (charts[id]) {
     charts[id].data.datasets = datasets;
+    Object.assign(charts[id].options.scales.x, span);
     charts[id].update("none");
     return;
   }
@@ -112,7 +117,8 @@ function drawChart(id, datasets, options = {}) {
     type: "line", data: { datasets },
     options: { animation: false, responsive: true, maintainAspectRatio: false, spanGaps: false,
                parsing: false,
-               scales: { x: { type: "linear", ticks: { callback: clock, maxTicksLimit: 6 } },
+               scales: { x: { type: "linear", ...span,
+                              ticks: { callback: clock, maxTicksLimit: 6 } },
                          y: { beginAtZero: true, ...options } },
                plugins: { tooltip: { callbacks: { title: (items) => clock(items[0].parsed.x) } } } },
   });
@@ -124,6 +130,10 @@ function line(label, data, color, dashed = false) {
 }
 
 function drawCharts(timeline, width) {
+  if (timeline.length) {
+    span = { min: (timeline[0].start - width) * 1000,
+             max: (timeline[timeline.length - 1].start + 2 * width) * 1000 };
+  }
   const of = (role, pick) => points(timeline, width, (p) => (p[role] ? pick(p[role]) : null));
   drawChart("chart-invocations", [
     line("production", of("production", (v) => v.invocations), COLORS.production),
