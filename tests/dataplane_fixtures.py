@@ -3,6 +3,7 @@ builders. Loaded for every test directory by tests/conftest.py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -14,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.builders import model_variant
@@ -66,6 +68,26 @@ class Models:
         self.runtime = client(server.url, "sagemaker-runtime")
         self.s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1")
         self.events_path = server.data_dir / "events.jsonl"
+        self.endpoints: list[str] = []  # created here, deleted when the test is done
+        self.experiments: list[str] = []
+
+    def clean_up(self) -> list[str]:
+        """Stop this test's experiments and delete its endpoints, so the shared server does
+        not keep supervising every worker of every earlier test. Endpoints whose experiment
+        is still stopping are returned, for a later try."""
+        for name in self.experiments:
+            with contextlib.suppress(ClientError):
+                self.sagemaker.stop_inference_experiment(
+                    Name=name, ModelVariantActions={"shadow": "Remove"}
+                )
+        return [name for name in self.endpoints if not self.delete_endpoint(name)]
+
+    def delete_endpoint(self, name: str) -> bool:
+        try:
+            self.sagemaker.delete_endpoint(EndpointName=name)
+        except ClientError as exc:
+            return "Could not find" in exc.response["Error"]["Message"]
+        return True
 
     def model(
         self,
@@ -96,6 +118,7 @@ class Models:
             EndpointConfigName=name, ProductionVariants=[production]
         )
         self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+        self.endpoints.append(name)
         if wait:
             self.wait_in_service(name)
         return name
@@ -117,6 +140,7 @@ class Models:
         **extra: Any,
     ) -> str:
         name = f"x-{uuid.uuid4().hex[:10]}"
+        self.experiments.append(name)
         self.sagemaker.create_inference_experiment(
             Name=name, Type="ShadowMode", RoleArn="arn:aws:iam::123456789012:role/r",
             EndpointName=endpoint, **extra,
@@ -144,9 +168,17 @@ class Models:
         return [e for e in read_events(self.events_path) if e["endpoint"] == endpoint]
 
 
+# Endpoints of earlier tests whose experiment was still stopping when they ended.
+_LEFTOVER_ENDPOINTS: list[str] = []
+
+
 @pytest.fixture
-def models(dp_server: ServerProcess, s3_url: str) -> Models:
-    return Models(dp_server, s3_url)
+def models(dp_server: ServerProcess, s3_url: str) -> Iterator[Models]:
+    found = Models(dp_server, s3_url)
+    _LEFTOVER_ENDPOINTS[:] = [name for name in _LEFTOVER_ENDPOINTS
+                              if not found.delete_endpoint(name)]  # fmt: skip
+    yield found
+    _LEFTOVER_ENDPOINTS.extend(found.clean_up())
 
 
 @pytest.fixture
