@@ -39,11 +39,6 @@ def score_bin_range(index: int) -> tuple[float, float]:
     return -math.expm1((step + 1) * _SCORE_GROWTH), -math.expm1(step * _SCORE_GROWTH)
 
 
-def score_bin_middle(index: int) -> float:
-    low, high = score_bin_range(index)
-    return (low + high) / 2
-
-
 def diff_bin(value: float) -> int:
     if value <= 0.0:
         return DIFF_ZERO

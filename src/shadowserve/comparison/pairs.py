@@ -46,11 +46,8 @@ def observe(
     return [Observation("bytes", "", production.raw, shadow.raw)]
 
 
-def field_id(kind: str, pointer: str) -> str:
-    return f"{kind}:{pointer}"
-
-
 def split_field_id(identifier: str) -> tuple[str, str]:
+    """(kind, pointer) of a field id made by ``Observation.field_id``."""
     kind, _, pointer = identifier.partition(":")
     return kind, pointer
 

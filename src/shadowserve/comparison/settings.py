@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-TAG_PREFIX = "shadowserve:"
 MODE_TAG = "shadowserve:compare-mode"
 IGNORE_TAG = "shadowserve:ignore"
 TOLERANCE_TAG = "shadowserve:tolerance"
