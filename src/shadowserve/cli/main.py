@@ -272,9 +272,10 @@ REPORT_OPTIONS: list[tuple[str, Any, str]] = [
      "candidate: a new model, outputs may differ within bounds; equivalence: they must agree "
      "[the experiment's shadowserve:compare-mode tag, else candidate]."),
     ("--ignore", str, "Space-separated JSON Pointers left out of agreement (e.g. '/request_id')."),
-    ("--tolerance", str, "A number for every score, or 'POINTER=NUMBER …' (with --from-capture)."),
+    ("--tolerance", str, "A number for every score, or 'POINTER=NUMBER …' (a report applies "
+     "it to stored pairs with --from-capture)."),
     ("--label-threshold", str, "Score at which a single probability means label 1, or 'off' "
-     "(with --from-capture) [0.5]."),
+     "[0.5] (a report applies it to stored pairs with --from-capture)."),
     ("--min-pairs", int, "Paired requests needed for a verdict [100]."),
     ("--max-error-rate-increase", float, "How much higher the shadow's error rate may be [0.01]."),
     ("--max-latency-increase", float,
