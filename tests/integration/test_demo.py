@@ -23,7 +23,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "label agreement (/0, score ≥ 0.5)",
         "Confusion /0",
         "In words: the shadow gives the same label /0 (score ≥ 0.5)",
-        "In words: scores /0 differ in distribution",
+        "In words: the shadow's scores /0 differ in distribution",
         # Deterministic models and data: the candidate keeps 88 % of the labels and ranks
         # alike, and is no slower, so candidate mode promotes it with no tuned threshold.
         "Verdict: PROMOTE (candidate mode)",

@@ -52,5 +52,5 @@ def print_replay(report: dict[str, Any], as_json: bool, console: Console | None 
     outputs = report["comparison"]["outputs"]
     console.print(f"output agreement with production's captured answers: "
                   f"{rate(outputs['output_agreement'])}")  # fmt: skip
-    print_outputs(outputs, console)
+    print_outputs(outputs, console, who="candidate")
     print_verdict(report["verdict"], console)

@@ -77,7 +77,7 @@ def print_report(report: dict[str, Any], as_json: bool, console: Console | None 
     print_verdict(report["verdict"], console)
 
 
-def print_outputs(outputs: dict[str, Any], console: Console) -> None:
+def print_outputs(outputs: dict[str, Any], console: Console, who: str = "shadow") -> None:
     """The per-field comparison: fields, confusion matrices, noise, and the gist in words."""
     if outputs["fields"]:
         console.print(fields_table(outputs))
@@ -86,37 +86,39 @@ def print_outputs(outputs: dict[str, Any], console: Console) -> None:
             console.print(confusion_table(field))
     for noise in outputs["noise"]:
         console.print(f"noise: [bold]{noise['field']}[/] ({noise['kind']}) — {noise['found_by']}")
-    for line in explain(outputs):
+    for line in explain(outputs, who):
         console.print(f"[bold]In words:[/] {line}")
 
 
-def explain(outputs: dict[str, Any]) -> list[str]:
-    """The most seen label and score fields, in a sentence each."""
+def explain(outputs: dict[str, Any], who: str = "shadow") -> list[str]:
+    """The most seen label and score fields, in a sentence each; ``who`` is compared with
+    production (the shadow, or a replay's candidate)."""
     lines = []
     kinds = {"label": _explain_label, "score": _explain_score}
     for kind, say in kinds.items():
         field = next((f for f in outputs["fields"] if f["kind"] == kind and not f["excluded"]
                       and f["pairs"]), None)  # fmt: skip
         if field is not None:
-            lines.append(say(field))
+            lines.append(say(field, who))
     return lines
 
 
-def _explain_label(field: dict[str, Any]) -> str:
+def _explain_label(field: dict[str, Any], who: str) -> str:
     agreement, kappa = field["label_agreement"], field["kappa"]
-    text = (f"the shadow gives the same label {_named(field)} as production on "
+    text = (f"the {who} gives the same label {_named(field)} as production on "
             f"{agreement['rate']:.1%} of {agreement['of']} requests")  # fmt: skip
     if kappa is not None:
         text += f" (Cohen's kappa {kappa:.2f}: agreement beyond chance)"
     for direction in field["directional"] or []:
         if direction["share"]["rate"] is not None:
-            text += f"; {direction['text']} on {direction['share']['rate']:.1%}"
+            said = direction["text"].replace("shadow says", f"{who} says", 1)
+            text += f"; {said} on {direction['share']['rate']:.1%}"
     return text + "."
 
 
-def _explain_score(field: dict[str, Any]) -> str:
+def _explain_score(field: dict[str, Any], who: str) -> str:
     ks, psi, shift, rho = field["ks"], field["psi"], field["mean_shift"], field["spearman"]
-    text = f"scores {_named(field)}"
+    text = f"the {who}'s scores {_named(field)}"
     if ks is not None:
         moved = "differ in distribution" if ks["p_value"] < 0.05 else "keep their distribution"
         text += f" {moved} (KS D {ks['statistic']:.2f}, p {ks['p_value']:.2g}"
