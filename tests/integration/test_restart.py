@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -68,3 +70,19 @@ def test_sigterm_stops_cleanly_and_state_persists(tmp_path: Path) -> None:
     assert (data_dir / "shadowserve.db").exists()
     with ServerProcess(data_dir, extra_args=FAST) as server:
         assert client(server.url).describe_model(ModelName="kept")["ModelName"] == "kept"
+
+
+def test_postgresql_without_its_driver_says_what_to_install(tmp_path: Path) -> None:
+    # The postgres extra not installed: psycopg cannot be imported.
+    blocked = (
+        "import sys; sys.modules['psycopg'] = None; from shadowserve.cli.main import main; main()"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", blocked, "serve", "--data-dir", str(tmp_path), "--port", "0",
+         "--db", "postgresql+psycopg://shadowserve@127.0.0.1:9/shadowserve"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert found.returncode == 1
+    assert "needs PostgreSQL's driver, which is not installed: pip install " in found.stderr
+    assert "'shadowserve[postgres]'" in found.stderr
+    assert "Traceback" not in found.stderr

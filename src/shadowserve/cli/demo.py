@@ -173,7 +173,7 @@ class Demo:
         )
         console.print(
             f"   dashboard: {self.server.url}/ui/experiment.html?name={EXPERIMENT}"
-            " (use --keep-running to keep it up)",
+            " (up until Ctrl-C when run in a terminal; --keep-running anywhere)",
             soft_wrap=True,  # keep the address on one line, for copying
         )
         return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -223,12 +224,23 @@ def serve(
     if auth == "none" and not is_loopback(host):
         _warn_open(host)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per health check is noise
-    application = build_application(settings)
+    try:
+        application = build_application(settings)
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(_missing_driver(exc, settings.database_url())) from exc
     _exit_quietly_after_shutdown()
     # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes in-flight requests,
     # then runs our lifespan shutdown (reconciler stop, store close).
     uvicorn.run(application.http, host=host, port=port, log_level=log_level, access_log=False,
                 http=BoundedHttpToolsProtocol)  # fmt: skip
+
+
+def _missing_driver(exc: ModuleNotFoundError, db_url: str) -> str:
+    """What to install when the database's driver is not (PostgreSQL's is an extra)."""
+    if exc.name and exc.name.startswith("psycopg"):
+        return (f"--db {db_url.split('://', 1)[0]}://… needs PostgreSQL's driver, which is not "
+                "installed: pip install 'shadowserve[postgres]'")  # fmt: skip
+    return f"A module the server needs is not installed: {exc.name}"
 
 
 def _warn_open(host: str) -> None:
@@ -364,12 +376,15 @@ def replay(url: str, region: str, as_json: bool, **options: Any) -> None:
     help="The server's port (a free one if this one is taken).",
 )
 @click.option(
-    "--keep-running",
-    is_flag=True,
-    help="Leave the server running at the end, e.g. to look at the dashboard.",
+    "--keep-running/--exit",
+    default=None,
+    help="Leave the server running at the end (Ctrl-C stops it), so the dashboard address "
+    "it printed works, or exit at once. [default: keep running in a terminal, exit otherwise]",
 )
-def demo(data_dir: Path, port: int, keep_running: bool) -> None:
+def demo(data_dir: Path, port: int, keep_running: bool | None) -> None:
     """A real shadow test from start to promotion, in under two minutes."""
+    if keep_running is None:
+        keep_running = sys.stdin.isatty() and sys.stdout.isatty()
     run_demo(data_dir, port, keep_running)
 
 
