@@ -28,6 +28,12 @@ class FieldAggregate:
     probes: int = 0
     probe_disagreements: int = 0
 
+    def counted(self, agree: bool) -> bool:
+        """One more pair of this field, agreeing or not; returns ``agree``."""
+        self.n += 1
+        self.agree += agree
+        return agree
+
     def probe(self, agree: bool) -> None:
         self.probes += 1
         self.probe_disagreements += not agree
@@ -97,8 +103,6 @@ class ScoreField(FieldAggregate):
     def add(self, production: float, shadow: float, tolerance: float) -> bool:
         agree = math.isclose(production, shadow, rel_tol=tolerance, abs_tol=tolerance)
         difference = shadow - production
-        self.n += 1
-        self.agree += agree
         self.sum_production += production
         self.sum_shadow += shadow
         self.sum_production_sq += production * production
@@ -113,7 +117,7 @@ class ScoreField(FieldAggregate):
         self.production.add(bins[0])
         self.shadow.add(bins[1])
         self.joint[bins] = self.joint.get(bins, 0) + 1
-        return agree
+        return self.counted(agree)
 
 
 @dataclass
@@ -123,11 +127,9 @@ class LabelField(FieldAggregate):
     confusion: dict[tuple[str, str], int] = field(default_factory=dict)  # (production, shadow)
 
     def add(self, production: str, shadow: str, agree: bool) -> bool:
-        self.n += 1
-        self.agree += agree
         key = (self._kept(production, 0), self._kept(shadow, 1))
         self.confusion[key] = self.confusion.get(key, 0) + 1
-        return agree
+        return self.counted(agree)
 
     def _kept(self, label: str, side: int) -> str:
         seen = {key[side] for key in self.confusion}
@@ -149,15 +151,12 @@ class TextField(FieldAggregate):
     shadow_chars: int = 0
 
     def add(self, production: str, shadow: str) -> bool:
-        agree = production == shadow
-        self.n += 1
-        self.agree += agree
         self.normalized_agree += _normalized(production) == _normalized(shadow)
         self.similarity.add(round(fuzz.ratio(production, shadow)))
         self.length_ratio.add(log_ratio_bin(math.log((len(shadow) + 1) / (len(production) + 1))))
         self.production_chars += len(production)
         self.shadow_chars += len(shadow)
-        return agree
+        return self.counted(production == shadow)
 
 
 @dataclass
@@ -167,12 +166,9 @@ class BytesField(FieldAggregate):
     shadow_bytes: int = 0
 
     def add(self, production: bytes, shadow: bytes) -> bool:
-        agree = production == shadow
-        self.n += 1
-        self.agree += agree
         self.production_bytes += len(production)
         self.shadow_bytes += len(shadow)
-        return agree
+        return self.counted(production == shadow)
 
 
 def _normalized(text: str) -> str:
