@@ -35,7 +35,7 @@ from shadowserve.metrics.capture import CaptureCounters
 from shadowserve.metrics.shadow import ShadowCounters
 from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.objectstore import ObjectStore, object_store
-from shadowserve.protocol import cloudcontrol, sagemaker
+from shadowserve.protocol import cloudcontrol, cloudwatch, sagemaker
 from shadowserve.protocol.awsjson_service import AwsJsonService, load_service_model
 from shadowserve.services.compare_settings import ExperimentSettings
 from shadowserve.services.context import ControlPlane
@@ -153,11 +153,18 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     cloud_control = AwsJsonService(
         load_service_model("cloudcontrol"), cloudcontrol.OPERATIONS, cloudcontrol.NAMESPACE
     )
+    metrics_reads = AwsJsonService(
+        load_service_model("cloudwatch"),
+        cloudwatch.OPERATIONS,
+        cloudwatch.NAMESPACE,
+        validation_error="InvalidParameterValueException",
+    )
     http = build_http_app(
         access_for(settings),
         {
             "SageMaker": Mounted(sagemaker_service, plane),
             "CloudApiService": Mounted(cloud_control, plane),
+            "GraniteServiceVersion20100801": Mounted(metrics_reads, plane),
         },
         invoker,
         ApiDependencies(

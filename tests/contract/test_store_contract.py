@@ -141,3 +141,5 @@ def test_aggregates_put_get_and_find(store: Store) -> None:
         assert len(tx.find_aggregates("variant", EAST)) == 4
         assert tx.find_aggregates("variant", WEST) == []
         assert [b for _, b in tx.find_aggregates("pair", EAST, "ep", "x")] == [{"p": 1}]
+        window = tx.find_aggregates("variant", EAST, "ep", "x", since=20, until=30)
+        assert [k.start for k, _ in window] == [20]

@@ -17,7 +17,7 @@ from shadowserve.comparison.bins import Counts, log_ratio_bin
 from shadowserve.comparison.outputs import ParsedOutput, parse_output
 from shadowserve.comparison.settings import CompareSettings
 from shadowserve.dataplane.events import ErrorKind, InvocationEvent
-from shadowserve.metrics.histogram import LogHistogram
+from shadowserve.metrics.histogram import LogHistogram, Moments
 
 
 @dataclass
@@ -31,6 +31,9 @@ class VariantAggregate:
     dropped: int = 0  # shadow copies never sent (bound reached)
     model_latency: LogHistogram = field(default_factory=LogHistogram)
     overhead_latency: LogHistogram = field(default_factory=LogHistogram)
+    # Exact sums and extremes beside the histograms, for CloudWatch's statistics.
+    model_latency_moments: Moments = field(default_factory=Moments)
+    overhead_latency_moments: Moments = field(default_factory=Moments)
 
     def add(self, event: InvocationEvent) -> None:
         if event.error_kind == ErrorKind.DROPPED:
@@ -44,25 +47,38 @@ class VariantAggregate:
         self.timeouts += event.error_kind == ErrorKind.TIMEOUT
         if event.status:
             self.model_latency.add(event.model_latency_us)
+            self.model_latency_moments.add(event.model_latency_us)
         self.overhead_latency.add(event.overhead_latency_us)
+        self.overhead_latency_moments.add(event.overhead_latency_us)
 
     def merge(self, other: VariantAggregate) -> None:
         _add_numbers(self, other)
         self.model_latency.merge(other.model_latency)
         self.overhead_latency.merge(other.overhead_latency)
+        self.model_latency_moments.merge(other.model_latency_moments)
+        self.overhead_latency_moments.merge(other.overhead_latency_moments)
 
     def to_json(self) -> dict[str, Any]:
         body = _numbers(self)
-        body["model_latency"] = self.model_latency.to_json()
-        body["overhead_latency"] = self.overhead_latency.to_json()
+        for name in _LATENCIES:
+            body[name] = getattr(self, name).to_json()
+            body[f"{name}_moments"] = getattr(self, f"{name}_moments").to_json()
         return body
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> VariantAggregate:
-        aggregate = cls(**{k: v for k, v in body.items() if not k.endswith("_latency")})
-        aggregate.model_latency = LogHistogram.from_json(body.get("model_latency", {}))
-        aggregate.overhead_latency = LogHistogram.from_json(body.get("overhead_latency", {}))
+        known = {f.name for f in fields(cls)} - set(_LATENCIES)
+        aggregate = cls(**{k: v for k, v in body.items() if k in known and "_latency" not in k})
+        for name in _LATENCIES:
+            histogram = LogHistogram.from_json(body.get(name, {}))
+            setattr(aggregate, name, histogram)
+            # Rows stored before moments were kept: recovered from the histogram.
+            moments = Moments.from_json(body.get(f"{name}_moments")) or Moments.of(histogram)
+            setattr(aggregate, f"{name}_moments", moments)
         return aggregate
+
+
+_LATENCIES = ("model_latency", "overhead_latency")
 
 
 @dataclass

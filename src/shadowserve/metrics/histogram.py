@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from scipy.stats import binom
 
@@ -57,3 +58,47 @@ class LogHistogram:
     @classmethod
     def from_json(cls, data: dict[str, int]) -> LogHistogram:
         return cls(Counts.from_json(data))
+
+
+@dataclass
+class Moments:
+    """What a histogram only approximates, kept exactly: count, sum, smallest and largest
+    (CloudWatch's SampleCount, Sum, Average, Minimum and Maximum)."""
+
+    count: int = 0
+    total: float = 0.0
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        self.minimum = value if self.minimum is None else min(self.minimum, value)
+        self.maximum = value if self.maximum is None else max(self.maximum, value)
+
+    def merge(self, other: Moments) -> None:
+        self.count += other.count
+        self.total += other.total
+        for value in (other.minimum, other.maximum):
+            if value is not None:
+                self.minimum = value if self.minimum is None else min(self.minimum, value)
+                self.maximum = value if self.maximum is None else max(self.maximum, value)
+
+    def to_json(self) -> dict[str, float | int | None]:
+        return {"count": self.count, "sum": self.total, "min": self.minimum, "max": self.maximum}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Moments | None:
+        """None for rows written before moments were kept."""
+        if not data:
+            return None
+        return cls(data["count"], data["sum"], data.get("min"), data.get("max"))
+
+    @classmethod
+    def of(cls, histogram: LogHistogram) -> Moments:
+        """Moments recovered from a histogram alone (each value at its bucket's middle)."""
+        moments = cls()
+        for index, count in sorted(histogram.bins.bins.items()):
+            value = 0.0 if index == 0 else GROWTH ** (index - 0.5)
+            moments.merge(cls(count, value * count, value, value))
+        return moments

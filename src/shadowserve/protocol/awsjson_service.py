@@ -17,7 +17,7 @@ from shadowserve.domain.errors import DomainError
 from shadowserve.protocol import awsjson
 from shadowserve.protocol.conform import conform
 from shadowserve.protocol.errors import UnknownOperation, WireError, to_wire
-from shadowserve.protocol.validate import validate
+from shadowserve.protocol.validate import ValidationFailed, validate
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +44,28 @@ class AwsJsonService(Generic[C]):
         model: ServiceModel,
         handlers: Mapping[str, Callable[[C, Scope, Body], Body]],
         error_namespace: str | None = None,
+        validation_error: str = "ValidationException",
     ) -> None:
         self.model = model
         self._handlers = handlers
         self._namespace = error_namespace
+        self._validation_error = validation_error
         version = model.metadata.get("jsonVersion", "1.1")
         self.content_type = f"application/x-amz-json-{version}"
+        self._query_errors = _query_error_codes(model)
 
     def handle(self, context: C, scope: Scope, operation: str, raw: bytes) -> WireResponse:
         request_id = str(uuid.uuid4())
         try:
             body = self._call(context, scope, operation, raw)
             return self._respond(200, awsjson.encode(body), request_id)
+        except ValidationFailed as exc:
+            return self._error(WireError(self._validation_error, exc.message), request_id)
         except DomainError as exc:
             return self._error(to_wire(exc), request_id)
         except pydantic.ValidationError as exc:
             message = "1 validation error detected: " + _pydantic_message(exc)
-            return self._error(WireError("ValidationException", message), request_id)
+            return self._error(WireError(self._validation_error, message), request_id)
         except Exception:
             log.exception("internal error in %s (request %s)", operation, request_id)
             failure = WireError("InternalFailure", "An internal error occurred.", 500)
@@ -79,13 +84,30 @@ class AwsJsonService(Generic[C]):
 
     def _error(self, error: WireError, request_id: str) -> WireResponse:
         body = awsjson.error_body(error, self._namespace)
-        return self._respond(error.status, body, request_id, {"x-amzn-ErrorType": error.code})
+        headers = {"x-amzn-ErrorType": error.code}
+        query_error = self._query_errors.get(error.code)
+        if query_error is not None:
+            headers["x-amzn-query-error"] = query_error
+        return self._respond(error.status, body, request_id, headers)
 
     def _respond(
         self, status: int, body: bytes, request_id: str, extra: dict[str, str] | None = None
     ) -> WireResponse:
         headers = {"Content-Type": self.content_type, "x-amzn-RequestId": request_id}
         return WireResponse(status, body, headers | (extra or {}))
+
+
+def _query_error_codes(model: ServiceModel) -> dict[str, str]:
+    """For services that moved from awsQuery to JSON (``awsQueryCompatible``): each error's
+    old query code and fault, which clients read from the ``x-amzn-query-error`` header."""
+    if "awsQueryCompatible" not in model.metadata:
+        return {}
+    codes = {}
+    for shape in model.error_shapes:
+        error = shape.metadata.get("error", {})
+        fault = "Sender" if error.get("senderFault") else "Receiver"
+        codes[shape.name] = f"{error.get('code', shape.name)};{fault}"
+    return codes
 
 
 def _pydantic_message(exc: pydantic.ValidationError) -> str:

@@ -74,8 +74,17 @@ class Transaction(Protocol):
         ...
 
     def find_aggregates(
-        self, kind: str, scope: Scope, endpoint: str | None = None, experiment: str | None = None
-    ) -> list[tuple[AggregateKey, dict[str, Any]]]: ...
+        self,
+        kind: str,
+        scope: Scope,
+        endpoint: str | None = None,
+        experiment: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> list[tuple[AggregateKey, dict[str, Any]]]:
+        """Aggregates in start order; ``since``/``until`` bound their starts (epoch seconds,
+        ``since`` included, ``until`` not)."""
+        ...
 
 
 class Store(Protocol):

@@ -92,7 +92,13 @@ class MemoryTransaction:
         self._s.minutes[key] = copy.deepcopy(body)
 
     def find_aggregates(
-        self, kind: str, scope: Scope, endpoint: str | None = None, experiment: str | None = None
+        self,
+        kind: str,
+        scope: Scope,
+        endpoint: str | None = None,
+        experiment: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
     ) -> list[tuple[AggregateKey, dict[str, Any]]]:
         return sorted(
             (
@@ -102,6 +108,8 @@ class MemoryTransaction:
                 and key.scope == scope
                 and (endpoint is None or key.endpoint == endpoint)
                 and (experiment is None or key.experiment == experiment)
+                and (since is None or key.start >= since)
+                and (until is None or key.start < until)
             ),
             key=lambda item: item[0].start,
         )

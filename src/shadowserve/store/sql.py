@@ -252,7 +252,13 @@ class SqlTransaction:
             )
 
     def find_aggregates(
-        self, kind: str, scope: Scope, endpoint: str | None = None, experiment: str | None = None
+        self,
+        kind: str,
+        scope: Scope,
+        endpoint: str | None = None,
+        experiment: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
     ) -> list[tuple[AggregateKey, dict[str, Any]]]:
         query = select(aggregates).where(
             aggregates.c.kind == kind,
@@ -263,6 +269,10 @@ class SqlTransaction:
             query = query.where(aggregates.c.endpoint == endpoint)
         if experiment is not None:
             query = query.where(aggregates.c.experiment == experiment)
+        if since is not None:
+            query = query.where(aggregates.c.start >= since)
+        if until is not None:
+            query = query.where(aggregates.c.start < until)
         rows = self._c.execute(query.order_by(aggregates.c.start))
         return [
             (
