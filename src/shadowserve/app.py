@@ -35,8 +35,9 @@ from shadowserve.metrics.capture import CaptureCounters
 from shadowserve.metrics.shadow import ShadowCounters
 from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.objectstore import ObjectStore, object_store
-from shadowserve.protocol import cloudcontrol, cloudwatch, sagemaker
+from shadowserve.protocol import cloudcontrol, cloudwatch, sagemaker, sts
 from shadowserve.protocol.awsjson_service import AwsJsonService, load_service_model
+from shadowserve.protocol.awsquery import QueryService
 from shadowserve.services.compare_settings import ExperimentSettings
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.endpoints import endpoint_status
@@ -159,12 +160,20 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         cloudwatch.NAMESPACE,
         validation_error="InvalidParameterValueException",
     )
+    identity = AwsJsonService(load_service_model("sts"), sts.OPERATIONS)
     http = build_http_app(
         access_for(settings),
         {
             "SageMaker": Mounted(sagemaker_service, plane),
             "CloudApiService": Mounted(cloud_control, plane),
             "GraniteServiceVersion20100801": Mounted(metrics_reads, plane),
+        },
+        {
+            version: QueryService(version, service, plane)
+            for version, service in (
+                (metrics_reads.model.api_version, metrics_reads),
+                (sts.VERSION, identity),
+            )
         },
         invoker,
         ApiDependencies(

@@ -12,13 +12,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import client
 from tests.dataplane_fixtures import Models, running_container_endpoint
 from tests.dataplane_support import metric, wait_until
+from tests.query_wire import query_call
 
 STATUSES = [200] * 10 + [404] * 3 + [500] * 2
 
@@ -182,24 +182,30 @@ def test_aws_cli_reads_the_same_numbers(traffic: tuple[Models, str]) -> None:
 
 def test_older_botocore_query_wire(traffic: tuple[Models, str]) -> None:
     """Botocore before CloudWatch's JSON protocol sent awsQuery (form body, XML answers);
-    SageMaker images still carry such versions. The same call, on that wire."""
+    SageMaker images still carry such versions. The same calls, on that wire."""
     models, endpoint = traffic
-    window = _window()
-    form = {
-        "Action": "GetMetricStatistics", "Version": "2010-08-01",
-        "Namespace": "AWS/SageMaker", "MetricName": "Invocations", "Period": "60",
-        "Statistics.member.1": "Sum",
-        "Dimensions.member.1.Name": "EndpointName", "Dimensions.member.1.Value": endpoint,
-        "Dimensions.member.2.Name": "VariantName", "Dimensions.member.2.Value": "AllTraffic",
-        "StartTime": window["StartTime"].isoformat(), "EndTime": window["EndTime"].isoformat(),
-    }  # fmt: skip
-    response = httpx.post(models.server.url, data=form, timeout=30)
-    assert response.status_code == 200, response.text
-    assert "<GetMetricStatisticsResult>" in response.text
-    assert "<Sum>15.0</Sum>" in response.text or "<Sum>15</Sum>" in response.text
-    bad = httpx.post(models.server.url, data=form | {"Period": "7"}, timeout=30)
-    assert bad.status_code == 400
-    assert "<Code>InvalidParameterValue</Code>" in bad.text
+    status, parsed = query_call(
+        models.server.url, "cloudwatch", "GetMetricStatistics",
+        Namespace="AWS/SageMaker", MetricName="Invocations", Period=60,
+        Dimensions=_dimensions(endpoint), Statistics=["Sum", "Maximum"],
+        ExtendedStatistics=["p50"], **_window(),
+    )  # fmt: skip
+    assert status == 200, parsed
+    assert sum(point["Sum"] for point in parsed["Datapoints"]) == 15
+    assert all(point["ExtendedStatistics"]["p50"] == 1.0 for point in parsed["Datapoints"])
+    assert isinstance(parsed["Datapoints"][0]["Timestamp"], dt.datetime)
+    by_endpoint = [{"Name": "EndpointName", "Value": endpoint}]
+    status, listed = query_call(models.server.url, "cloudwatch", "ListMetrics",
+                                Dimensions=by_endpoint)  # fmt: skip
+    assert status == 200 and len(listed["Metrics"]) >= 7
+    status, bad = query_call(
+        models.server.url, "cloudwatch", "GetMetricStatistics",
+        Namespace="AWS/SageMaker", MetricName="Invocations", Period=7,
+        Dimensions=_dimensions(endpoint), Statistics=["Sum"], **_window(),
+    )  # fmt: skip
+    assert status == 400
+    assert bad["Error"]["Code"] == "InvalidParameterValue"
+    assert "Period must be" in bad["Error"]["Message"]
 
 
 def test_bad_input_gets_cloudwatch_errors(traffic: tuple[Models, str]) -> None:

@@ -114,3 +114,25 @@ def test_regions_are_separate(server: ServerProcess, unique: Any) -> None:
     assert name not in [m["ModelName"] for m in east.list_models(NameContains=name)["Models"]]
     # The same name may exist in both regions.
     assert create_model(east, name).startswith("arn:aws:sagemaker:us-east-1:")
+
+
+def test_sts_says_who_calls_and_other_query_services_fail_cleanly(server: ServerProcess) -> None:
+    # SDKs ask STS for the account (the SageMaker SDK's Session.account_id()) — with
+    # AWS_ENDPOINT_URL set, that call comes here, on the awsQuery wire.
+    identity = client(server.url, "sts").get_caller_identity()
+    assert identity["Account"] == "123456789012"
+    assert identity["Arn"] == "arn:aws:iam::123456789012:root"
+    # IAM is not served: botocore must still parse the answer as a ClientError.
+    with pytest.raises(ClientError) as caught:
+        client(server.url, "iam").get_role(RoleName="SageMakerRole")
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidAction"
+    assert "GetRole" in error["Message"] and "does not serve" in error["Message"]
+    with pytest.raises(ClientError) as caught:
+        client(server.url, "sts").assume_role(RoleArn="arn:aws:iam::1:role/r", RoleSessionName="ss")
+    assert caught.value.response["Error"]["Code"] == "InvalidAction"
+    # A form that is not even UTF-8 gets the same document, not a 500.
+    garbage = httpx.post(server.url + "/", content=b"\xff\xfe=\xff",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert garbage.status_code == 400
+    assert "<ErrorResponse>" in garbage.text

@@ -1,6 +1,7 @@
 """Routes, and nothing else: each door turns HTTP into a call of one adapter or service.
 
-- ``POST /``: awsJson services chosen by X-Amz-Target (SageMaker, CloudApiService)
+- ``POST /``: awsJson services chosen by X-Amz-Target (SageMaker, CloudApiService,
+  CloudWatch), and awsQuery forms chosen by their Version (CloudWatch, STS)
 - ``POST /endpoints/{name}/invocations``: SageMaker Runtime's InvokeEndpoint
 - ``/api/…`` and ``/ui/``: the dashboard and its JSON, which the CLI reads too (http/api.py)
 - ``GET /``: a browser is sent to the dashboard
@@ -13,7 +14,7 @@ clients only, as browsers and Prometheus scrapers cannot sign.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -33,10 +34,12 @@ from shadowserve.auth.sigv4 import AuthError, IncomingRequest
 from shadowserve.dataplane.errors import InvokeError
 from shadowserve.dataplane.invoke import Invoker
 from shadowserve.http.api import ApiDependencies, api_routes
-from shadowserve.protocol import awsjson, runtime_api
+from shadowserve.protocol import awsjson, awsquery, runtime_api
 from shadowserve.protocol.awsjson_service import AwsJsonService, WireResponse
+from shadowserve.protocol.awsquery import QueryService
 from shadowserve.protocol.bodies import BodyTooLarge, read_limited
 from shadowserve.protocol.errors import WireError
+from shadowserve.protocol.validate import SerializationFailed
 from shadowserve.storage_health import StorageHealth
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
@@ -55,6 +58,7 @@ class Mounted:
 def build_http_app(
     access: Access,
     services: Mapping[str, Mounted],
+    queries: Mapping[str, QueryService],
     invoker: Invoker,
     api: ApiDependencies,
     registry: CollectorRegistry,
@@ -62,7 +66,7 @@ def build_http_app(
     lifespan: Lifespan | None = None,
 ) -> Starlette:
     routes = [
-        *aws_routes(access, services),
+        *aws_routes(access, services, queries),
         *runtime_routes(access, invoker),
         *api_routes(access.default_account, api),
         *operations_routes(registry, storage),
@@ -74,9 +78,16 @@ def build_http_app(
     return app
 
 
-def aws_routes(access: Access, services: Mapping[str, Mounted]) -> list[BaseRoute]:
-    async def aws_json(request: Request) -> Response:
+def aws_routes(
+    access: Access, services: Mapping[str, Mounted], queries: Mapping[str, QueryService]
+) -> list[BaseRoute]:
+    aws_query = query_door(access, queries)
+
+    async def aws_post(request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
+        content_type = request.headers.get("content-type", "")
+        if not target and content_type.startswith("application/x-www-form-urlencoded"):
+            return await aws_query(request)
         prefix, _, operation = target.partition(".")
         mounted = services.get(prefix)
         try:
@@ -108,7 +119,45 @@ def aws_routes(access: Access, services: Mapping[str, Mounted]) -> list[BaseRout
             return RedirectResponse("/ui/")
         return await _not_routed(request, HTTPException(405))
 
-    return [Route("/", aws_json, methods=["POST"]), Route("/", home, methods=["GET"])]
+    return [Route("/", aws_post, methods=["POST"]), Route("/", home, methods=["GET"])]
+
+
+def query_door(
+    access: Access, queries: Mapping[str, QueryService]
+) -> Callable[[Request], Awaitable[Response]]:
+    """awsQuery forms (``Action=…&Version=…``), handed to the service of their Version."""
+
+    async def aws_query(request: Request) -> Response:
+        try:
+            raw = await read_limited(request, MAX_REQUEST_BYTES)
+            account = caller_account(access, request, raw)
+            form = awsquery.parse_form(raw)
+        except BodyTooLarge as exc:
+            return _to_response(awsquery.error_response(WireError(
+                "ValidationError", f"Request body of at least {exc.size} bytes exceeds the "
+                f"maximum of {exc.limit} bytes.", 413)))  # fmt: skip
+        except AuthError as error:
+            return _to_response(
+                awsquery.error_response(WireError(error.code, error.message, error.status))
+            )
+        except SerializationFailed as error:
+            return _to_response(awsquery.error_response(WireError("MalformedInput", error.message)))
+        action, version = form.get("Action", ""), form.get("Version", "")
+        service = queries.get(version)
+        if service is None:
+            # Services not served here (IAM, …): their own error document, so clients raise a
+            # ClientError that says what happened instead of failing to parse an answer.
+            return _to_response(awsquery.error_response(WireError(
+                "InvalidAction", f"Could not find operation {action or '(none)'} for version "
+                f"{version or '(none)'}: shadowserve does not serve this service.")))  # fmt: skip
+        scope = awsjson.scope_for(
+            account,
+            request.headers.get("authorization"),
+            request.query_params.get("X-Amz-Credential"),
+        )
+        return _to_response(await run_in_threadpool(service.handle, scope, action, form))
+
+    return aws_query
 
 
 def runtime_routes(access: Access, invoker: Invoker) -> list[BaseRoute]:

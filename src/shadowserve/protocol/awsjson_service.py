@@ -53,40 +53,54 @@ class AwsJsonService(Generic[C]):
         version = model.metadata.get("jsonVersion", "1.1")
         self.content_type = f"application/x-amz-json-{version}"
         self._query_errors = _query_error_codes(model)
+        # Services that moved from awsQuery to JSON still name errors by their old codes,
+        # which clients read from a header.
+        self._query_compatible = "awsQueryCompatible" in model.metadata
 
     def handle(self, context: C, scope: Scope, operation: str, raw: bytes) -> WireResponse:
         request_id = str(uuid.uuid4())
         try:
-            body = self._call(context, scope, operation, raw)
+            body = self.call(context, scope, operation, awsjson.parse_body(raw))
             return self._respond(200, awsjson.encode(body), request_id)
-        except ValidationFailed as exc:
-            return self._error(WireError(self._validation_error, exc.message), request_id)
-        except DomainError as exc:
-            return self._error(to_wire(exc), request_id)
-        except pydantic.ValidationError as exc:
-            message = "1 validation error detected: " + _pydantic_message(exc)
-            return self._error(WireError(self._validation_error, message), request_id)
-        except Exception:
-            log.exception("internal error in %s (request %s)", operation, request_id)
-            failure = WireError("InternalFailure", "An internal error occurred.", 500)
-            return self._error(failure, request_id)
+        except Exception as exc:  # each becomes AWS's error shape; none escapes as a 500 page
+            return self._error(self.wire_error(exc, operation, request_id), request_id)
 
-    def _call(self, context: C, scope: Scope, operation: str, raw: bytes) -> Body:
+    def serves(self, operation: str) -> bool:
+        return operation in self._handlers
+
+    def call(self, context: C, scope: Scope, operation: str, params: Body) -> Body:
+        """Validate the parameters against the operation's input shape, run its handler and
+        trim the result to its output shape (whatever wire the parameters came on)."""
         handler = self._handlers.get(operation)
         if handler is None:
             raise UnknownOperation(f"Operation {operation} is not supported by this service.")
         op_model = self.model.operation_model(operation)
-        params = awsjson.parse_body(raw)
         validate(op_model.input_shape, params)
         result = handler(context, scope, params)
         conformed: Body = conform(op_model.output_shape, result) or {}
         return conformed
 
+    def wire_error(self, exc: Exception, operation: str, request_id: str) -> WireError:
+        if isinstance(exc, ValidationFailed):
+            return WireError(self._validation_error, exc.message)
+        if isinstance(exc, DomainError):
+            return to_wire(exc)
+        if isinstance(exc, pydantic.ValidationError):
+            message = "1 validation error detected: " + _pydantic_message(exc)
+            return WireError(self._validation_error, message)
+        log.exception("internal error in %s (request %s)", operation, request_id, exc_info=exc)
+        return WireError("InternalFailure", "An internal error occurred.", 500)
+
+    def query_error(self, code: str) -> str:
+        """An error's code on the awsQuery wire (``InvalidParameterValueException`` is
+        ``InvalidParameterValue`` there)."""
+        return self._query_errors.get(code, code).partition(";")[0]
+
     def _error(self, error: WireError, request_id: str) -> WireResponse:
         body = awsjson.error_body(error, self._namespace)
         headers = {"x-amzn-ErrorType": error.code}
         query_error = self._query_errors.get(error.code)
-        if query_error is not None:
+        if self._query_compatible and query_error is not None:
             headers["x-amzn-query-error"] = query_error
         return self._respond(error.status, body, request_id, headers)
 
@@ -98,10 +112,7 @@ class AwsJsonService(Generic[C]):
 
 
 def _query_error_codes(model: ServiceModel) -> dict[str, str]:
-    """For services that moved from awsQuery to JSON (``awsQueryCompatible``): each error's
-    old query code and fault, which clients read from the ``x-amzn-query-error`` header."""
-    if "awsQueryCompatible" not in model.metadata:
-        return {}
+    """Each modeled error's awsQuery code and fault, as ``Code;Fault``."""
     codes = {}
     for shape in model.error_shapes:
         error = shape.metadata.get("error", {})
