@@ -88,6 +88,8 @@ def _latency(histogram: LogHistogram, moments: Moments) -> Samples:
         # A bucket's middle may lie just outside what was seen; the extremes are exact.
         low = moments.minimum if moments.minimum is not None else value
         high = moments.maximum if moments.maximum is not None else value
+        if q <= 0 or q >= 1:
+            return low if q <= 0 else high
         return min(max(value, low), high)
 
     return Samples(moments, quantile)
