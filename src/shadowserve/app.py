@@ -30,12 +30,14 @@ from shadowserve.domain.clock import Clock, SystemClock
 from shadowserve.domain.resources import EndpointStatus
 from shadowserve.http.api import ApiDependencies
 from shadowserve.http.app import Mounted, build_http_app
+from shadowserve.logs.store import LogStore
 from shadowserve.metrics.aggregator import Aggregator, AggregatorSettings
 from shadowserve.metrics.capture import CaptureCounters
 from shadowserve.metrics.shadow import ShadowCounters
 from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.objectstore import ObjectStore, object_store
 from shadowserve.protocol import cloudcontrol, cloudwatch, sagemaker, sts
+from shadowserve.protocol import logs as logs_api
 from shadowserve.protocol.awsjson_service import AwsJsonService, load_service_model
 from shadowserve.protocol.awsquery import QueryService
 from shadowserve.services.compare_settings import ExperimentSettings
@@ -89,7 +91,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     routing = RoutingTable()
     objects = object_store(settings.s3_endpoint_url, settings.data_dir)
     artifacts = ArtifactCache(settings.data_dir / "models", objects, settings.max_model_bytes)
-    runtime = WorkerRuntime(routing, artifacts, settings.data_dir / "workers")
+    logs = LogStore(settings.data_dir / "logs")
+    runtime = WorkerRuntime(routing, artifacts, settings.data_dir / "workers", logs)
     plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=runtime)
     reconciler = Reconciler(plane, settings.reconcile_interval)
     requests = RequestWorker(plane, min(0.2, settings.reconcile_interval))
@@ -150,6 +153,27 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
                 event_log.stop()
             store.close()
 
+    json_services, query_services = aws_services(plane, logs)
+    http = build_http_app(
+        access_for(settings),
+        json_services,
+        query_services,
+        invoker,
+        ApiDependencies(
+            plane, compare_defaults(settings), objects, DirectCalls(runtime, settings.model_timeout)
+        ),
+        registry,
+        StorageHealth(settings.data_dir, registry),
+        lifespan=lifespan,
+    )
+    return Application(settings, plane, runtime, events, http)
+
+
+def aws_services(
+    plane: ControlPlane, logs: LogStore
+) -> tuple[dict[str, Mounted], dict[str, QueryService]]:
+    """The AWS services answered on the one port: awsJson ones by X-Amz-Target prefix, and
+    awsQuery ones by API version."""
     sagemaker_service = AwsJsonService(load_service_model("sagemaker"), sagemaker.OPERATIONS)
     cloud_control = AwsJsonService(
         load_service_model("cloudcontrol"), cloudcontrol.OPERATIONS, cloudcontrol.NAMESPACE
@@ -160,30 +184,24 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         cloudwatch.NAMESPACE,
         validation_error="InvalidParameterValueException",
     )
+    endpoint_logs = AwsJsonService(
+        load_service_model("logs"), logs_api.OPERATIONS,
+        validation_error="InvalidParameterException",
+    )  # fmt: skip
     identity = AwsJsonService(load_service_model("sts"), sts.OPERATIONS)
-    http = build_http_app(
-        access_for(settings),
-        {
-            "SageMaker": Mounted(sagemaker_service, plane),
-            "CloudApiService": Mounted(cloud_control, plane),
-            "GraniteServiceVersion20100801": Mounted(metrics_reads, plane),
-        },
-        {
-            version: QueryService(version, service, plane)
-            for version, service in (
-                (metrics_reads.model.api_version, metrics_reads),
-                (sts.VERSION, identity),
-            )
-        },
-        invoker,
-        ApiDependencies(
-            plane, compare_defaults(settings), objects, DirectCalls(runtime, settings.model_timeout)
+    json_services = {
+        "SageMaker": Mounted(sagemaker_service, plane),
+        "CloudApiService": Mounted(cloud_control, plane),
+        "GraniteServiceVersion20100801": Mounted(metrics_reads, plane),
+        "Logs_20140328": Mounted(endpoint_logs, logs),
+    }
+    query_services = {
+        metrics_reads.model.api_version: QueryService(
+            metrics_reads.model.api_version, metrics_reads, plane
         ),
-        registry,
-        StorageHealth(settings.data_dir, registry),
-        lifespan=lifespan,
-    )
-    return Application(settings, plane, runtime, events, http)
+        sts.VERSION: QueryService(sts.VERSION, identity, plane),
+    }
+    return json_services, query_services
 
 
 def compare_defaults(settings: Settings) -> CompareSettings:

@@ -21,7 +21,7 @@ from shadowserve.dataplane.model_client import (
 from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, VariantRoute
 from shadowserve.dataplane.sampling import is_sampled
 from shadowserve.dataplane.shadow import ShadowDispatcher, ShadowJob
-from shadowserve.domain.arns import Scope
+from shadowserve.domain.arns import Scope, endpoint_log_group, log_group_arn
 from shadowserve.domain.resources import EndpointStatus
 
 CONTAINER = "primary"  # SageMaker's name for a single-container endpoint's container
@@ -153,10 +153,7 @@ def _response(
             variant.name,
             answer.custom_attributes,
         )
-    log_stream = (
-        f"arn:aws:logs:{request.scope.region}:{request.scope.account}:log-group:"
-        f"/aws/sagemaker/Endpoints/{route.endpoint_name}"
-    )
+    log_stream = log_group_arn(request.scope, endpoint_log_group(route.endpoint_name))
     if answer.error_kind == ErrorKind.NO_INSTANCE:
         raise errors.service_unavailable(
             f"Variant {variant.name} of endpoint {route.endpoint_name} has no healthy instance."

@@ -49,3 +49,12 @@ def parse_arn(arn: str) -> ParsedArn | None:
     if not name:
         return None
     return ParsedArn(Scope(account=parts[4], region=parts[3]), kind, name.lower())
+
+
+def endpoint_log_group(endpoint_name: str) -> str:
+    """The CloudWatch log group of an endpoint's containers, as SageMaker names it."""
+    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
+def log_group_arn(scope: Scope, group: str) -> str:
+    return f"arn:aws:logs:{scope.region}:{scope.account}:log-group:{group}"

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from shadowserve.logs.pump import pump
+from shadowserve.logs.store import StreamWriter
+
 LOAD_FAILED_EXIT = 3
 
 
@@ -31,7 +34,7 @@ class WorkerSpec:
     model_dir: Path
     environment: dict[str, str]
     run_dir: Path
-    log_path: Path
+    log: StreamWriter  # the worker's log stream: its stdout and stderr, line by line
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Worker:
     next_start: float = 0.0
     healthy_since: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _pump: threading.Thread | None = None
 
     def start(self) -> None:
         if self.spec is None:
@@ -56,7 +60,6 @@ class Worker:
         spec.run_dir.mkdir(parents=True, exist_ok=True)
         for stale in ("port", "error"):
             (spec.run_dir / stale).unlink(missing_ok=True)
-        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable, "-m", "shadowserve.workers.python_worker",
             "--model-dir", str(spec.model_dir),
@@ -64,14 +67,16 @@ class Worker:
             "--error-file", str(spec.run_dir / "error"),
             "--parent-pid", str(os.getpid()),
         ]  # fmt: skip
-        with spec.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=os.environ | spec.environment,
-                start_new_session=True,  # Ctrl-C in the server's terminal is for the server
-            )
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            # Unbuffered: a model's prints reach its log stream as they happen.
+            env=os.environ | spec.environment | {"PYTHONUNBUFFERED": "1"},
+            start_new_session=True,  # Ctrl-C in the server's terminal is for the server
+        )
+        assert self.process.stdout is not None
+        self._pump = pump(self.process.stdout, spec.log, self.name)
         self.url = None
         self.state = WorkerState.STARTING
         self.healthy_since = None
@@ -125,6 +130,8 @@ class Worker:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if self._pump is not None:
+            self._pump.join(timeout)  # the last lines it wrote reach its stream
 
     def kill(self) -> None:
         """For tests and fault injection: the process dies as in a crash."""

@@ -65,6 +65,7 @@ class WorkerApp:
                 await _respond(send, 415, str(exc).encode(), "text/plain")
                 return
             except Exception as exc:
+                traceback.print_exc()  # to the endpoint's log stream, as in SageMaker
                 message = f"{type(exc).__name__}: {exc}".encode()
                 await _respond(send, 500, message, "text/plain")
                 return
@@ -122,6 +123,9 @@ def main(argv: list[str] | None = None) -> None:
         handlers = load_handlers(args.model_dir, os.environ.get("SAGEMAKER_PROGRAM"))
     except ModelLoadError as exc:
         args.error_file.write_text(str(exc))
+        if exc.__cause__ is not None:  # the model's own error, with where it was raised
+            traceback.print_exception(exc.__cause__)
+        print(f"The model failed to load: {exc}", file=sys.stderr)
         sys.exit(LOAD_FAILED)
     except Exception as exc:
         args.error_file.write_text(f"{type(exc).__name__}: {exc}")
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     partial = args.port_file.with_suffix(".partial")
     partial.write_text(str(sock.getsockname()[1]))
     partial.replace(args.port_file)
+    print(f"Model loaded from {args.model_dir}; serving /ping and /invocations", flush=True)
     server.run(sockets=[sock])
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 import httpx
 
 from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, ShadowRoute, VariantRoute
-from shadowserve.domain.arns import Scope
+from shadowserve.domain.arns import Scope, endpoint_log_group
 from shadowserve.domain.resources import EndpointConfig, Model, ProductionVariant
+from shadowserve.logs.store import LogStore
 from shadowserve.services.runtime import Deployment, DeployResult, DeployState
 from shadowserve.workers.artifacts import ArtifactCache, ArtifactError
 from shadowserve.workers.pool import VariantPool
@@ -58,12 +59,14 @@ class WorkerRuntime:
         routing: RoutingTable,
         artifacts: ArtifactCache,
         workers_dir: Path,
+        logs: LogStore,
         start_timeout: float = 120.0,
         drain_timeout: float = 75.0,
     ) -> None:
         self.routing = routing
         self._artifacts = artifacts
         self._workers_dir = workers_dir
+        self._logs = logs
         self._start_timeout = start_timeout
         self._drain_timeout = drain_timeout
         self._endpoints: dict[Key, EndpointWorkers] = {}
@@ -112,7 +115,7 @@ class WorkerRuntime:
             self._endpoints.clear()
         for state in states:
             for pool in _pools_of(state):
-                pool.stop()
+                self._stop(pool)
 
     def pools(self, scope: Scope, endpoint_name: str) -> dict[str, VariantPool]:
         """The active pools of an endpoint (for tests and fault injection)."""
@@ -185,24 +188,23 @@ class WorkerRuntime:
         container = model.serving_container()
         image = container.image if container else None
         name = f"{deployment.endpoint.endpoint_name}/{variant.variant_name}"
+        group = endpoint_log_group(deployment.endpoint.endpoint_name)
+        self._logs.create_group(deployment.scope, group)  # readable before any worker writes
         if image and image.startswith(("http://", "https://")):
             # A running container that speaks SageMaker's contract: route to it as it is.
             return [Worker(name=f"{name}/external", spec=None, url=image.rstrip("/"))]
         model_dir = self._artifacts.model_dir(container.model_data_url if container else None)
         environment = dict(container.environment or {}) if container else {}
         base = self._workers_dir / deployment.scope.region / name / identity[:12]
-        return [
-            Worker(
-                name=f"{name}/{index}",
-                spec=WorkerSpec(
-                    model_dir=model_dir,
-                    environment=environment,
-                    run_dir=base / str(index),
-                    log_path=base / str(index) / "worker.log",
-                ),
-            )
-            for index in range(variant.instance_count())
-        ]
+        workers = []
+        for index in range(variant.instance_count()):
+            # One stream per instance, named as SageMaker names them: variant/instance id.
+            stream = f"{variant.variant_name}/i-{identity[:12]}{index:05d}"
+            writer = self._logs.writer(deployment.scope, group, stream)
+            writer.write(f"shadowserve: starting model {model.model_name} (instance {index})")
+            spec = WorkerSpec(model_dir, environment, base / str(index), writer)
+            workers.append(Worker(name=f"{name}/{index}", spec=spec))
+        return workers
 
     def _check(
         self, deployment: Deployment, state: EndpointWorkers, rollout: Rollout
@@ -257,9 +259,15 @@ class WorkerRuntime:
             while any(p.in_flight for p in pools) and time.monotonic() < deadline:
                 time.sleep(0.05)
             for pool in pools:
-                pool.stop()
+                self._stop(pool)
 
         threading.Thread(target=drain, name="pool-drain", daemon=True).start()
+
+    def _stop(self, pool: VariantPool) -> None:
+        pool.stop()
+        for worker in pool.workers:
+            if worker.spec is not None:
+                self._logs.release(worker.spec.log)
 
 
 def _variants(config: EndpointConfig) -> list[ProductionVariant]:
