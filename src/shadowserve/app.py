@@ -48,6 +48,7 @@ from shadowserve.storage_health import StorageHealth
 from shadowserve.store.sql import SqlStore
 from shadowserve.workers.artifacts import ArtifactCache
 from shadowserve.workers.direct_calls import DirectCalls
+from shadowserve.workers.environments import ModelEnvironments
 from shadowserve.workers.runtime import WorkerRuntime
 from shadowserve.workers.supervisor import Supervisor
 
@@ -92,7 +93,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     objects = object_store(settings.s3_endpoint_url, settings.data_dir)
     artifacts = ArtifactCache(settings.data_dir / "models", objects, settings.max_model_bytes)
     logs = LogStore(settings.data_dir / "logs")
-    runtime = WorkerRuntime(routing, artifacts, settings.data_dir / "workers", logs)
+    environments = ModelEnvironments(settings.data_dir / "environments")
+    runtime = WorkerRuntime(routing, artifacts, settings.data_dir / "workers", logs, environments)
     plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=runtime)
     reconciler = Reconciler(plane, settings.reconcile_interval)
     requests = RequestWorker(plane, min(0.2, settings.reconcile_interval))

@@ -97,10 +97,17 @@ def test_model_files_and_environment_reach_the_model(models: Models) -> None:
     assert body == {"weights": [1, 2], "env": "hello", "helper": 7}
 
 
-def test_requirements_txt_is_checked(models: Models) -> None:
+def test_requirements_txt_met_by_the_server_installs_nothing(models: Models) -> None:
     satisfied = models.model(extra_files={"code/requirements.txt": "numpy>=1.20\n"})
-    models.endpoint(satisfied)
-    missing = models.model(extra_files={"code/requirements.txt": "no-such-package-xyz==1.0\n"})
+    endpoint = models.endpoint(satisfied)
+    logs = client(models.server.url, "logs").filter_log_events(
+        logGroupName=f"/aws/sagemaker/Endpoints/{endpoint}", filterPattern="requirements.txt"
+    )["events"]
+    assert "every requirement is met by the server's packages" in logs[0]["message"]
+    # (Installation itself: tests/dataplane/test_framework_conventions.py.)
+    missing = models.model(
+        extra_files={"code/requirements.txt": "--no-index\nno-such-package-xyz==1.0\n"}
+    )
     endpoint = models.endpoint(missing, wait=False)
     described = wait_until(lambda: _failed(models, endpoint), timeout=60)
     assert "no-such-package-xyz==1.0" in described["FailureReason"]

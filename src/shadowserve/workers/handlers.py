@@ -1,8 +1,10 @@
 """SageMaker's framework-container handler convention, run in the built-in worker.
 
-``code/inference.py`` (or the module named by SAGEMAKER_PROGRAM) defines ``model_fn`` and
-either ``transform_fn`` or any of ``input_fn`` / ``predict_fn`` / ``output_fn``; missing ones
-fall back to the defaults below, which speak JSON, CSV and NPY.
+``code/inference.py`` (or the module named by SAGEMAKER_PROGRAM, in the code directory:
+``code/`` or what SAGEMAKER_SUBMIT_DIRECTORY names) defines ``model_fn`` and either
+``transform_fn`` or any of ``input_fn`` / ``predict_fn`` / ``output_fn``; missing ones fall
+back to the defaults below, which speak JSON, CSV and NPY. With no program at all, the
+default ``model_fn`` loads a scikit-learn, XGBoost or TorchScript model file.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-from packaging.requirements import InvalidRequirement, Requirement
 
 JSON, CSV, NPY = "application/json", "text/csv", "application/x-npy"
 
@@ -51,13 +51,15 @@ class Handlers:
         return _as_response(result, accept)
 
 
-def load_handlers(model_dir: Path, program: str | None) -> Handlers:
-    code_dir = model_dir / "code"
-    module = _import_program(code_dir, program or "inference.py")
-    _check_requirements(code_dir / "requirements.txt")
-    model_fn = getattr(module, "model_fn", None) if module else None
+def load_handlers(model_dir: Path, code_dir: Path, program: str | None) -> Handlers:
+    """The handlers of a model: its program's functions over the defaults. With no program
+    at all, ``model_fn`` is the default loader of common model files."""
+    module = _import_program(code_dir, program)
+    model_fn = getattr(module, "model_fn", None) if module else default_model_fn
     try:
         model = model_fn(str(model_dir)) if model_fn else None
+    except ModelLoadError:
+        raise
     except Exception as exc:
         raise ModelLoadError(f"model_fn failed: {type(exc).__name__}: {exc}") from exc
     return Handlers(
@@ -69,11 +71,12 @@ def load_handlers(model_dir: Path, program: str | None) -> Handlers:
     )
 
 
-def _import_program(code_dir: Path, program: str) -> ModuleType | None:
-    path = code_dir / (program if program.endswith(".py") else f"{program}.py")
+def _import_program(code_dir: Path, program: str | None) -> ModuleType | None:
+    name = program or "inference.py"
+    path = code_dir / (name if name.endswith(".py") else f"{name}.py")
     if not path.is_file():
-        if program != "inference.py":
-            raise ModelLoadError(f"SAGEMAKER_PROGRAM {program} was not found in code/.")
+        if program is not None:
+            raise ModelLoadError(f"SAGEMAKER_PROGRAM {program} was not found in {code_dir.name}/.")
         return None
     sys.path.insert(0, str(code_dir))  # so inference.py can import its sibling modules
     spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -87,33 +90,95 @@ def _import_program(code_dir: Path, program: str) -> ModuleType | None:
     return module
 
 
-def _check_requirements(path: Path) -> None:
-    """requirements.txt is honoured by checking, not installing: every requirement must be
-    satisfied by the server's environment, otherwise the model fails to load saying which."""
-    if not path.is_file():
-        return
-    missing = []
-    for line in path.read_text().splitlines():
-        text = line.split("#", 1)[0].strip()
-        if not text or text.startswith("-"):
-            continue
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement as exc:
-            raise ModelLoadError(f"code/requirements.txt: {exc}") from exc
-        try:
-            installed = version(requirement.name)
-        except PackageNotFoundError:
-            missing.append(str(requirement))
-            continue
-        if requirement.specifier and installed not in requirement.specifier:
-            missing.append(f"{requirement} (installed: {installed})")
-    if missing:
+def default_model_fn(model_dir: str) -> Any:
+    """What SageMaker's framework containers load when there is no inference.py: a
+    scikit-learn model saved with joblib or pickle, an XGBoost model, or TorchScript."""
+    files = sorted(p for p in Path(model_dir).iterdir() if p.is_file() and p.name[0] != ".")
+    for path in files:
+        loader = _DEFAULT_LOADERS.get(path.suffix) or _DEFAULT_LOADERS.get(path.name)
+        if loader is not None:
+            return loader(path)
+    shown = ", ".join(p.name for p in files[:10]) or "nothing"
+    raise ModelLoadError(
+        "The model archive has no code/inference.py, and no model file the default model_fn "
+        "loads (model.joblib or *.joblib, *.pkl / *.pickle, xgboost-model or *.ubj / *.bst "
+        f"for XGBoost, *.pt / *.pth TorchScript); it holds {shown}."
+    )
+
+
+def _load_joblib(path: Path) -> Any:
+    import joblib  # noqa: PLC0415 - only models saved with joblib need it
+
+    return joblib.load(path)
+
+
+def _load_pickle(path: Path) -> Any:
+    import pickle  # noqa: PLC0415
+
+    with path.open("rb") as handle:
+        return pickle.load(handle)
+
+
+def _load_xgboost(path: Path) -> Any:
+    try:
+        import xgboost  # noqa: PLC0415
+    except ImportError as exc:
         raise ModelLoadError(
-            "code/requirements.txt needs packages the server's Python does not have: "
-            + ", ".join(missing)
-            + ". shadowserve does not install packages; install them where shadowserve runs."
-        )
+            f"{path.name} is an XGBoost model, but xgboost is not installed; add it to "
+            "code/requirements.txt."
+        ) from exc
+    booster = xgboost.Booster()
+    try:
+        booster.load_model(str(path))
+    except xgboost.core.XGBoostError:
+        return _load_pickle(path)  # older containers pickled the booster
+    return _XGBoostModel(booster)
+
+
+def _load_torchscript(path: Path) -> Any:
+    try:
+        import torch  # noqa: PLC0415
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"{path.name} is a PyTorch model, but torch is not installed; add it to "
+            "code/requirements.txt."
+        ) from exc
+    module = torch.jit.load(str(path), map_location="cpu")
+    module.eval()
+    return _TorchModel(module)
+
+
+@dataclass
+class _XGBoostModel:
+    booster: Any
+
+    def predict(self, data: Any) -> Any:
+        import xgboost  # noqa: PLC0415
+
+        return self.booster.predict(xgboost.DMatrix(np.asarray(data, dtype=float)))
+
+
+@dataclass
+class _TorchModel:
+    module: Any
+
+    def predict(self, data: Any) -> Any:
+        import torch  # noqa: PLC0415
+
+        with torch.no_grad():
+            return self.module(torch.as_tensor(np.asarray(data), dtype=torch.float32)).numpy()
+
+
+_DEFAULT_LOADERS: dict[str, Callable[[Path], Any]] = {
+    ".joblib": _load_joblib,
+    ".pkl": _load_pickle,
+    ".pickle": _load_pickle,
+    "xgboost-model": _load_xgboost,
+    ".ubj": _load_xgboost,
+    ".bst": _load_xgboost,
+    ".pt": _load_torchscript,
+    ".pth": _load_torchscript,
+}
 
 
 def default_input_fn(body: bytes, content_type: str) -> Any:

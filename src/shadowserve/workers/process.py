@@ -32,9 +32,11 @@ class WorkerSpec:
     """How to start a built-in worker for one model."""
 
     model_dir: Path
+    code_dir: Path  # where inference.py is: model_dir/code, or SAGEMAKER_SUBMIT_DIRECTORY's
     environment: dict[str, str]
     run_dir: Path
     log: StreamWriter  # the worker's log stream: its stdout and stderr, line by line
+    python: str = sys.executable  # a per-model environment's when requirements need one
 
 
 @dataclass
@@ -61,8 +63,9 @@ class Worker:
         for stale in ("port", "error"):
             (spec.run_dir / stale).unlink(missing_ok=True)
         command = [
-            sys.executable, "-m", "shadowserve.workers.python_worker",
+            spec.python, "-m", "shadowserve.workers.python_worker",
             "--model-dir", str(spec.model_dir),
+            "--code-dir", str(spec.code_dir),
             "--port-file", str(spec.run_dir / "port"),
             "--error-file", str(spec.run_dir / "error"),
             "--parent-pid", str(os.getpid()),

@@ -1,8 +1,9 @@
 """The built-in model worker: one process, one model, SageMaker's container contract.
 
 ``GET /ping`` answers 200 once the model is loaded; ``POST /invocations`` runs the handlers.
-Run as ``python -m shadowserve.workers.python_worker --model-dir D --port-file F
---error-file E --parent-pid P``. It exits by itself when its parent (the server) is gone.
+Run as ``python -m shadowserve.workers.python_worker --model-dir D [--code-dir C]
+--port-file F --error-file E --parent-pid P``. It exits by itself when its parent (the
+server) is gone.
 """
 
 from __future__ import annotations
@@ -114,13 +115,15 @@ def _watch_parent(parent_pid: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--code-dir", type=Path, help="default: MODEL_DIR/code")
     parser.add_argument("--port-file", type=Path, required=True)
     parser.add_argument("--error-file", type=Path, required=True)
     parser.add_argument("--parent-pid", type=int, required=True)
     args = parser.parse_args(argv)
     threading.Thread(target=_watch_parent, args=(args.parent_pid,), daemon=True).start()
     try:
-        handlers = load_handlers(args.model_dir, os.environ.get("SAGEMAKER_PROGRAM"))
+        code_dir = args.code_dir or args.model_dir / "code"
+        handlers = load_handlers(args.model_dir, code_dir, os.environ.get("SAGEMAKER_PROGRAM"))
     except ModelLoadError as exc:
         args.error_file.write_text(str(exc))
         if exc.__cause__ is not None:  # the model's own error, with where it was raised

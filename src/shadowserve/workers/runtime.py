@@ -25,12 +25,14 @@ from shadowserve.domain.resources import EndpointConfig, Model, ProductionVarian
 from shadowserve.logs.store import LogStore
 from shadowserve.services.runtime import Deployment, DeployResult, DeployState
 from shadowserve.workers.artifacts import ArtifactCache, ArtifactError
+from shadowserve.workers.environments import ModelEnvironments
 from shadowserve.workers.pool import VariantPool
 from shadowserve.workers.process import Worker, WorkerSpec
 
 log = logging.getLogger(__name__)
 
 Key = tuple[Scope, str]
+CONTAINER_MODEL_DIR = Path("/opt/ml/model")  # where SageMaker unpacks model.tar.gz
 FAILED_PLAN_RETRY_AFTER = 30.0
 
 
@@ -60,6 +62,7 @@ class WorkerRuntime:
         artifacts: ArtifactCache,
         workers_dir: Path,
         logs: LogStore,
+        environments: ModelEnvironments,
         start_timeout: float = 120.0,
         drain_timeout: float = 75.0,
     ) -> None:
@@ -67,6 +70,7 @@ class WorkerRuntime:
         self._artifacts = artifacts
         self._workers_dir = workers_dir
         self._logs = logs
+        self._environments = environments
         self._start_timeout = start_timeout
         self._drain_timeout = drain_timeout
         self._endpoints: dict[Key, EndpointWorkers] = {}
@@ -195,16 +199,47 @@ class WorkerRuntime:
             return [Worker(name=f"{name}/external", spec=None, url=image.rstrip("/"))]
         model_dir = self._artifacts.model_dir(container.model_data_url if container else None)
         environment = dict(container.environment or {}) if container else {}
+        code_dir = self._code_dir(model_dir, environment.get("SAGEMAKER_SUBMIT_DIRECTORY"))
         base = self._workers_dir / deployment.scope.region / name / identity[:12]
-        workers = []
-        for index in range(variant.instance_count()):
-            # One stream per instance, named as SageMaker names them: variant/instance id.
-            stream = f"{variant.variant_name}/i-{identity[:12]}{index:05d}"
-            writer = self._logs.writer(deployment.scope, group, stream)
-            writer.write(f"shadowserve: starting model {model.model_name} (instance {index})")
-            spec = WorkerSpec(model_dir, environment, base / str(index), writer)
-            workers.append(Worker(name=f"{name}/{index}", spec=spec))
-        return workers
+        # One stream per instance, named as SageMaker names them: variant/instance id.
+        writers = [
+            self._logs.writer(
+                deployment.scope, group, f"{variant.variant_name}/i-{identity[:12]}{index:05d}"
+            )
+            for index in range(variant.instance_count())
+        ]
+
+        def log(line: str) -> None:
+            for writer in writers:
+                writer.write(line)
+
+        log(f"shadowserve: preparing model {model.model_name}")
+        python = self._environments.python_for(code_dir / "requirements.txt", log)
+        return [
+            Worker(
+                name=f"{name}/{index}",
+                spec=WorkerSpec(
+                    model_dir, code_dir, environment, base / str(index), writer, python
+                ),
+            )
+            for index, writer in enumerate(writers)
+        ]
+
+    def _code_dir(self, model_dir: Path, submit_directory: str | None) -> Path:
+        """Where the model's inference code is: ``code/`` in its archive, or what
+        SAGEMAKER_SUBMIT_DIRECTORY names (the SageMaker SDK uploads ``entry_point`` and
+        ``source_dir`` as a sourcedir.tar.gz and points there)."""
+        if not submit_directory:
+            return model_dir / "code"
+        if submit_directory.startswith(("s3://", "https://", "http://")):
+            return self._artifacts.model_dir(submit_directory)
+        inside = Path(submit_directory)
+        if inside.is_relative_to(CONTAINER_MODEL_DIR):
+            return model_dir / inside.relative_to(CONTAINER_MODEL_DIR)
+        raise ArtifactError(
+            f"SAGEMAKER_SUBMIT_DIRECTORY {submit_directory} must be an s3:// or https:// URL "
+            f"of a sourcedir.tar.gz, or a directory under {CONTAINER_MODEL_DIR}."
+        )
 
     def _check(
         self, deployment: Deployment, state: EndpointWorkers, rollout: Rollout
