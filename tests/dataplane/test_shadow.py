@@ -190,3 +190,29 @@ def test_large_payloads_are_mirrored_too(models: Models) -> None:
     event = wait_until(shadow_event, timeout=30)
     assert event["status"] == 200
     assert event["requestBytes"] > 5_500_000
+
+
+def test_a_new_production_model_serves_during_the_experiment_and_after(models: Models) -> None:
+    """AWS's shadow-test example names, as the experiment's production model, a model the
+    endpoint did not serve: it is deployed to the production variant while the experiment
+    runs, and kept when the experiment completes with production retained."""
+    before = models.model(environment={"SCALE": "2"})
+    newer = models.model(environment={"SCALE": "5"})
+    shadow = models.model(environment={"SCALE": "3"})
+    endpoint = models.endpoint(before)
+    assert models.invoke(endpoint, [1])[0] == [2.0]
+    experiment = models.experiment(endpoint, newer, shadow)
+    models.wait_in_service(endpoint)
+    assert models.invoke(endpoint, [1])[0] == [5.0]  # the experiment's production model
+    models.sagemaker.stop_inference_experiment(
+        Name=experiment, ModelVariantActions={"AllTraffic": "Retain", "shadow": "Remove"}
+    )
+    wait_until(lambda: models.sagemaker.describe_inference_experiment(Name=experiment)[
+        "Status"] == "Completed", timeout=60)  # fmt: skip
+    described = models.wait_in_service(endpoint)
+    config = models.sagemaker.describe_endpoint_config(
+        EndpointConfigName=described["EndpointConfigName"]
+    )
+    assert [v["ModelName"] for v in config["ProductionVariants"]] == [newer]
+    assert "ShadowProductionVariants" not in described
+    assert models.invoke(endpoint, [1])[0] == [5.0]

@@ -290,6 +290,12 @@ def test_reference_errors(setup: ShadowSetup, unique: Any) -> None:
                 model_variant(unique("no-model"), "shadow"),
             ]
         },
+        "missing production model": {
+            "ModelVariants": [
+                model_variant(unique("no-model"), "AllTraffic"),
+                model_variant(setup.shadow_model, "shadow"),
+            ]
+        },
     }
     for label, override in cases.items():
         with pytest.raises(ClientError) as excinfo:
@@ -356,3 +362,33 @@ def test_model_validation_messages(setup: ShadowSetup) -> None:
         "Value '500' at 'shadowModeConfig.shadowModelVariants.1.member.samplingPercentage' "
         "failed to satisfy constraint: Member must have value less than or equal to 100"
     ) in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "config", "variant"),
+    [
+        ("asynchronous", {"AsyncInferenceConfig": {"OutputConfig": {
+            "S3OutputPath": "s3://bucket/async-out"}}}, {}),
+        ("serverless", {}, {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}),
+    ],
+)  # fmt: skip
+def test_experiments_on_async_or_serverless_endpoints_are_refused(
+    sagemaker: Any, unique: Any, kind: str, config: dict[str, Any], variant: dict[str, Any]
+) -> None:
+    """SageMaker documents shadow tests for real-time endpoints only."""
+    setup = ShadowSetup(sagemaker, unique("ie"))
+    endpoint = unique("special")
+    production = {"VariantName": "AllTraffic", "ModelName": setup.production_model}
+    production |= variant or {"InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+    sagemaker.create_endpoint_config(EndpointConfigName=endpoint, ProductionVariants=[production],
+                                     **config)  # fmt: skip
+    sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
+    sagemaker.get_waiter("endpoint_in_service").wait(
+        EndpointName=endpoint, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+    )
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.create_inference_experiment(**setup.create_kwargs(EndpointName=endpoint))
+    code, message = error_of(excinfo)
+    assert code == "ValidationException"
+    assert f"is {'an' if kind == 'asynchronous' else 'a'} {kind}" in message
+    assert "real-time endpoints" in message

@@ -115,3 +115,37 @@ def test_retain_shadow_keeps_it_as_a_shadow() -> None:
 def test_impossible_actions(actions: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(InvalidInput):
         check_stop_request(EXPERIMENT, _stop(actions))
+
+
+# AWS's shadow-test example names, as the experiment's production model, a model other than
+# the one the endpoint served: it serves while the experiment runs, and after it the stop
+# request decides (docs/decisions.md).
+SWAPPED = EXPERIMENT.model_copy(deep=True)
+SWAPPED.model_variants[0].model_name = "newer-prod"
+
+
+def test_the_experiments_production_model_serves_while_it_runs() -> None:
+    (serving,) = shadow_variants(PRIOR, SWAPPED).production_variants
+    assert (serving.variant_name, serving.model_name) == ("A", "newer-prod")
+
+
+def test_completed_keeps_the_experiments_production_model() -> None:
+    for stop in (_stop({"A": "Retain", "S": "Remove"}), _stop({})):
+        config = outcome_config(SWAPPED, stop, PRIOR)
+        assert config is not None
+        (kept,) = config.production_variants
+        assert (kept.model_name, kept.instance_type) == ("newer-prod", "ml.c5.large")
+        assert not config.shadow_production_variants
+
+
+def test_cancelled_restores_the_model_from_before() -> None:
+    stop = StopRequest.model_validate({"actions": {}, "desired_state": "Cancelled"})
+    assert outcome_config(SWAPPED, stop, PRIOR) is None  # the prior config, as it was
+
+
+def test_desired_model_variants_name_the_model_after() -> None:
+    stop = _stop({"A": "Retain"}, [_variant("third", "A", count=3)])
+    config = outcome_config(SWAPPED, stop, PRIOR)
+    assert config is not None
+    (kept,) = config.production_variants
+    assert (kept.model_name, kept.initial_instance_count) == ("third", 3)

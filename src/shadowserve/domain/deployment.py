@@ -34,7 +34,11 @@ def shadow_variants(base: EndpointConfig, experiment: InferenceExperiment) -> En
             f"{experiment.endpoint_name}."
         )
     config = base.model_copy(deep=True)
-    config.production_variants = [_sized(current, production)]
+    # The experiment's production model serves while it runs, even when the endpoint
+    # served another one before (AWS's own shadow-test example names a new model).
+    serving = _sized(current, production)
+    serving.model_name = production.model_name
+    config.production_variants = [serving]
     config.shadow_production_variants = [_variant_from(experiment.shadow_variant())]
     if experiment.data_storage_config is not None:
         storage = experiment.data_storage_config
@@ -90,7 +94,10 @@ def outcome_config(
     shadow = experiment.shadow_variant()
     desired = {v.variant_name: v for v in stop.desired_model_variants or []}
     shadow_action = stop.actions.get(shadow.variant_name, A.REMOVE)
-    if shadow_action == A.REMOVE and production.variant_name not in desired:
+    current = prior.variant(production.variant_name)
+    model = _production_model_after(experiment, stop, current)
+    unchanged = current is None or model == current.model_name
+    if shadow_action == A.REMOVE and production.variant_name not in desired and unchanged:
         return None
     config = prior.model_copy(deep=True)
     if shadow_action == A.PROMOTE:
@@ -99,14 +106,32 @@ def outcome_config(
         config.production_variants = [promoted]
         config.shadow_production_variants = None
         return config
-    current = prior.variant(production.variant_name)
-    if current is not None and production.variant_name in desired:
-        config.production_variants = [_sized(current, desired[production.variant_name])]
+    if current is not None:
+        kept = current.model_copy(deep=True)
+        if production.variant_name in desired:
+            kept = _sized(current, desired[production.variant_name])
+        kept.model_name = model
+        config.production_variants = [kept]
     if shadow_action == A.RETAIN:
         config.shadow_production_variants = [
             _variant_from(desired.get(shadow.variant_name, shadow))
         ]
     return config
+
+
+def _production_model_after(
+    experiment: InferenceExperiment, stop: StopRequest, before: ProductionVariant | None
+) -> str | None:
+    """The model a retained production variant serves after the experiment: the one
+    DesiredModelVariants names; else, when the experiment completes, the model it ran as
+    production (kept); when it is cancelled, the model from before the experiment (restored)."""
+    production = experiment.production_variant()
+    for desired in stop.desired_model_variants or []:
+        if desired.variant_name == production.variant_name and desired.model_name:
+            return desired.model_name
+    if stop.desired_state == ExperimentStatus.CANCELLED and before is not None:
+        return before.model_name
+    return production.model_name
 
 
 def mark_stopping(experiment: InferenceExperiment, stop: StopRequest) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field
 
@@ -38,6 +39,7 @@ class ProductionVariant(Shape):
     initial_instance_count: int | None = None
     instance_type: str | None = None
     initial_variant_weight: float | None = None
+    serverless_config: dict[str, Any] | None = None  # kept as sent (PascalCase)
 
     def weight(self) -> float:
         return 1.0 if self.initial_variant_weight is None else self.initial_variant_weight
@@ -75,6 +77,7 @@ class EndpointConfig(Shape):
     shadow_production_variants: list[ProductionVariant] | None = None
     data_capture_config: DataCaptureConfig | None = None
     kms_key_id: str | None = None
+    async_inference_config: dict[str, Any] | None = None  # kept as sent (PascalCase)
 
     def variant(self, name: str) -> ProductionVariant | None:
         for variant in self.production_variants + (self.shadow_production_variants or []):

@@ -121,7 +121,9 @@ def create_inference_experiment(
 def check_against_endpoint(
     repo: Repository, experiment: InferenceExperiment, endpoint: Endpoint
 ) -> None:
-    """The experiment's production variant is the endpoint's; its models exist."""
+    """The experiment's production variant is the endpoint's; its models exist. The
+    production model may differ from the one the endpoint serves: the experiment deploys it
+    to the production variant while it runs (docs/decisions.md)."""
     if endpoint.endpoint_status != EndpointStatus.IN_SERVICE:
         raise InvalidInput(
             f"Endpoint {endpoint.endpoint_name} must be InService to run an inference "
@@ -141,12 +143,17 @@ def check_against_endpoint(
             f"Endpoint {endpoint.endpoint_name} must have exactly one production variant and "
             "no shadow variant to run an inference experiment."
         )
-    current = config.production_variants[0]
-    if current.model_name != production.model_name:
+    if config.async_inference_config is not None:
         raise InvalidInput(
-            f"Variant {production.variant_name} of endpoint {endpoint.endpoint_name} serves "
-            f"model {current.model_name}, not {production.model_name}."
+            f"Endpoint {endpoint.endpoint_name} is an asynchronous inference endpoint; "
+            "inference experiments run only on real-time endpoints."
         )
+    if any(v.serverless_config is not None for v in config.production_variants):
+        raise InvalidInput(
+            f"Endpoint {endpoint.endpoint_name} is a serverless endpoint; inference "
+            "experiments run only on real-time endpoints with instances."
+        )
+    get_model(repo, production.model_name)
     get_model(repo, shadow.model_name)
 
 
