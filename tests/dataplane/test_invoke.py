@@ -35,6 +35,7 @@ def test_headers_in_and_out(container_endpoint: tuple[Models, str]) -> None:
     assert json.loads(response["Body"].read()) == {"accept": "application/json", "got": {"x": 1}}
     assert response["CustomAttributes"] == "echo:trace=abc"
     assert response["InvokedProductionVariant"] == "AllTraffic"
+    assert response["ResponseMetadata"]["RequestId"]  # x-amzn-RequestId, as on every answer
 
 
 def test_model_error_carries_the_original_status_and_message(
@@ -49,10 +50,14 @@ def test_model_error_carries_the_original_status_and_message(
         assert response["ResponseMetadata"]["HTTPStatusCode"] == 424
         assert response["OriginalStatusCode"] == status
         assert response["OriginalMessage"] == "bad input"
+        group = f"/aws/sagemaker/Endpoints/{endpoint}"
         assert response["Error"]["Message"] == (
-            f'Received {side} error ({status}) from primary with message "bad input".'
+            f'Received {side} error ({status}) from primary with message "bad input". See '
+            "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+            f"#logEventViewer:group={group} in account 123456789012 for more information."
         )
-        assert response["LogStreamArn"].endswith(f"/aws/sagemaker/Endpoints/{endpoint}")
+        assert response["LogStreamArn"].endswith(group)
+        assert response["ResponseMetadata"]["RequestId"]
 
 
 def test_a_model_that_raises_is_a_model_error(models: Models) -> None:

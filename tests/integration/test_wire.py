@@ -96,6 +96,15 @@ def test_unknown_operations(server: ServerProcess, sagemaker: Any) -> None:
     assert excinfo.value.response["Error"]["Code"] == "UnknownOperationException"
 
 
+def test_model_monitor_lists_are_empty(sagemaker: Any) -> None:
+    # SDKs look for monitoring schedules around endpoints; there are none, and saying so
+    # is better than an UnknownOperationException.
+    assert sagemaker.list_monitoring_schedules(EndpointName="any")[
+        "MonitoringScheduleSummaries"] == []  # fmt: skip
+    assert sagemaker.list_data_quality_job_definitions()["JobDefinitionSummaries"] == []
+    assert sagemaker.list_monitoring_executions()["MonitoringExecutionSummaries"] == []
+
+
 def test_healthz(server: ServerProcess) -> None:
     response = httpx.get(server.url + "/healthz")
     assert response.status_code == 200

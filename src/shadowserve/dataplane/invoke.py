@@ -153,20 +153,32 @@ def _response(
             variant.name,
             answer.custom_attributes,
         )
-    log_stream = log_group_arn(request.scope, endpoint_log_group(route.endpoint_name))
+    group = endpoint_log_group(route.endpoint_name)
+    log_stream = log_group_arn(request.scope, group)
+    see = _see_logs(request.scope, group)
     if answer.error_kind == ErrorKind.NO_INSTANCE:
         raise errors.service_unavailable(
             f"Variant {variant.name} of endpoint {route.endpoint_name} has no healthy instance."
         )
     if answer.error_kind == ErrorKind.TIMEOUT:
         text = f"Your invocation timed out while waiting for a response from container {CONTAINER}."
-        raise errors.model_error(0, text, _received(0, text), log_stream)
+        raise errors.model_error(0, text, _received(0, text) + see, log_stream)
     if answer.error_kind == ErrorKind.CONNECTION:
         text = f"The container {CONTAINER} closed the connection before answering."
-        raise errors.model_error(0, text, _received(0, text), log_stream)
+        raise errors.model_error(0, text, _received(0, text) + see, log_stream)
     original = answer.body.decode("utf-8", "replace")
     raise errors.model_error(
-        answer.status, original, _received(answer.status, original), log_stream
+        answer.status, original, _received(answer.status, original) + see, log_stream
+    )
+
+
+def _see_logs(scope: Scope, group: str) -> str:
+    """The pointer to the endpoint's logs SageMaker ends a ModelError's message with (its
+    console's address; here the same group is read with CloudWatch Logs' API)."""
+    region = scope.region
+    return (
+        f" See https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logEventViewer:group={group} in account {scope.account} for more information."
     )
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from shadowserve.dataplane.errors import InvokeError, validation_error
+from shadowserve.dataplane.ids import random_uuid
 from shadowserve.dataplane.invoke import InvokeRequest, InvokeResponse
 from shadowserve.dataplane.model_client import ModelCall
 from shadowserve.protocol import awsjson
@@ -91,6 +92,7 @@ def success(response: InvokeResponse) -> Response:
     headers = {
         "Content-Type": response.content_type,
         "x-Amzn-Invoked-Production-Variant": response.invoked_variant,
+        "x-amzn-RequestId": random_uuid(),
     }
     if response.custom_attributes:
         headers["X-Amzn-SageMaker-Custom-Attributes"] = response.custom_attributes
@@ -107,5 +109,9 @@ def failure(error: InvokeError) -> Response:
     return Response(
         json.dumps(body),
         error.status,
-        {"X-Amzn-ErrorType": error.code, "Content-Type": "application/json"},
+        {
+            "X-Amzn-ErrorType": error.code,
+            "Content-Type": "application/json",
+            "x-amzn-RequestId": random_uuid(),
+        },
     )

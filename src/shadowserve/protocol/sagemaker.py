@@ -203,6 +203,27 @@ def delete_tags(plane: ControlPlane, scope: Scope, body: Body) -> Body:
     return {}
 
 
+# Model Monitor: SDKs list schedules and job definitions around endpoints (the SageMaker
+# SDK's DataCaptureConfig and Predictor do); none exist here, so every list is empty.
+_MODEL_MONITOR_LISTS = {
+    "ListMonitoringSchedules": "MonitoringScheduleSummaries",
+    "ListMonitoringExecutions": "MonitoringExecutionSummaries",
+    "ListDataQualityJobDefinitions": "JobDefinitionSummaries",
+    "ListModelQualityJobDefinitions": "JobDefinitionSummaries",
+    "ListModelBiasJobDefinitions": "JobDefinitionSummaries",
+    "ListModelExplainabilityJobDefinitions": "JobDefinitionSummaries",
+    "ListMonitoringAlerts": "MonitoringAlertSummaries",
+    "ListMonitoringAlertHistory": "MonitoringAlertHistory",
+}
+
+
+def _empty_list(key: str) -> Handler:
+    def handler(_plane: ControlPlane, _scope: Scope, _body: Body) -> Body:
+        return {key: []}
+
+    return handler
+
+
 OPERATIONS: dict[str, Handler] = {
     "CreateModel": create_model,
     "DescribeModel": describe_model,
@@ -229,3 +250,4 @@ OPERATIONS: dict[str, Handler] = {
     "ListTags": list_tags,
     "DeleteTags": delete_tags,
 }
+OPERATIONS |= {operation: _empty_list(key) for operation, key in _MODEL_MONITOR_LISTS.items()}
