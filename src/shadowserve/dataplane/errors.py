@@ -28,6 +28,11 @@ def service_unavailable(message: str) -> InvokeError:
     return InvokeError("ServiceUnavailable", 503, message)
 
 
+def model_stream_error(message: str) -> InvokeError:
+    """A failure after the stream began: sent as the stream's last event."""
+    return InvokeError("ModelStreamError", 424, message, {"ErrorCode": "ModelStreamError"})
+
+
 def model_error(
     status: int, original_message: str, message: str, log_stream_arn: str
 ) -> InvokeError:

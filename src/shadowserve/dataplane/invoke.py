@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
 import aiohttp
@@ -18,6 +18,7 @@ from shadowserve.dataplane.model_client import (
     call_model,
     model_http_client,
 )
+from shadowserve.dataplane.model_stream import StreamHead, StreamItem, stream_model
 from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, VariantRoute
 from shadowserve.dataplane.sampling import is_sampled
 from shadowserve.dataplane.shadow import ShadowDispatcher, ShadowJob
@@ -42,6 +43,14 @@ class InvokeResponse:
     content_type: str
     invoked_variant: str
     custom_attributes: str | None
+
+
+@dataclass(frozen=True)
+class InvokeStream:
+    content_type: str
+    invoked_variant: str
+    custom_attributes: str | None
+    chunks: AsyncIterator[bytes]  # raises InvokeError (ModelStreamError) if it breaks off
 
 
 # Why an endpoint has no route: its status and failure reason, or None if it does not exist.
@@ -73,6 +82,73 @@ class Invoker:
 
     async def invoke(self, request: InvokeRequest) -> InvokeResponse:
         started = time.perf_counter_ns()
+        route, variant, leg = await self._begin(request, started)
+        assert self._client is not None, "start() first"
+        answer = await call_model(self._client, variant.pool, request.call, self._timeout)
+        total_us = (time.perf_counter_ns() - started) // 1000
+        self._bus.publish(leg_event(leg, request.call, answer, total_us))
+        return _response(request, route, variant, answer)
+
+    async def invoke_stream(self, request: InvokeRequest) -> InvokeStream:
+        """InvokeEndpointWithResponseStream: the head once the model answers, then its chunks
+        as they come. An error before the first byte is raised as InvokeEndpoint's would be;
+        one after ends the stream with a ModelStreamError."""
+        started = time.perf_counter_ns()
+        route, variant, leg = await self._begin(request, started)
+        assert self._client is not None, "start() first"
+        items = stream_model(self._client, variant.pool, request.call, self._timeout)
+        first = await anext(items)
+        if isinstance(first, StreamHead) and 200 <= first.status < 300:
+            return InvokeStream(
+                first.content_type or "application/octet-stream",
+                variant.name,
+                first.custom_attributes,
+                self._relay(items, leg, request, started),
+            )
+        answer = first
+        async for item in items:  # an error's body, whole
+            answer = item
+        assert isinstance(answer, ModelAnswer)
+        self._publish(leg, request, answer, started)
+        raise _error(request, route, variant, answer)
+
+    async def _relay(
+        self,
+        items: AsyncGenerator[StreamItem, None],
+        leg: Leg,
+        request: InvokeRequest,
+        started: int,
+    ) -> AsyncIterator[bytes]:
+        answer: ModelAnswer | None = None
+        body = bytearray()
+        try:
+            async for item in items:
+                if isinstance(item, bytes):
+                    body += item
+                    yield item
+                elif isinstance(item, ModelAnswer):
+                    answer = item
+        finally:
+            await items.aclose()
+            if answer is None:  # the caller went away mid-stream; the model did not fail
+                latency = (time.perf_counter_ns() - started) // 1000
+                answer = ModelAnswer(200, bytes(body), None, None, latency, None)
+            self._publish(leg, request, answer, started)
+        if answer.error_kind is not None:
+            raise errors.model_stream_error(
+                f"The model's stream ended early ({answer.error_kind.value}) after "
+                f"{len(answer.body)} bytes."
+            )
+
+    def _publish(self, leg: Leg, request: InvokeRequest, answer: ModelAnswer, started: int) -> None:
+        total_us = (time.perf_counter_ns() - started) // 1000
+        self._bus.publish(leg_event(leg, request.call, answer, total_us))
+
+    async def _begin(
+        self, request: InvokeRequest, started: int
+    ) -> tuple[EndpointRoute, VariantRoute, Leg]:
+        """The route and production variant of a request, its leg, and its shadow copy
+        (submitted here, before production is called)."""
         route = self._routing.get(request.scope, request.endpoint_name)
         if route is None:
             raise await self._why_unrouted(request)
@@ -108,11 +184,7 @@ class Invoker:
                 instance_count=len(shadow.variant.pool.workers),
             )
             self._shadows.submit(ShadowJob(shadow_leg, shadow, request.call, started))
-        assert self._client is not None, "start() first"
-        answer = await call_model(self._client, variant.pool, request.call, self._timeout)
-        total_us = (time.perf_counter_ns() - started) // 1000
-        self._bus.publish(leg_event(leg, request.call, answer, total_us))
-        return _response(request, route, variant, answer)
+        return route, variant, leg
 
     async def _why_unrouted(self, request: InvokeRequest) -> errors.InvokeError:
         found = await self._lookup(request.scope, request.endpoint_name)
@@ -153,21 +225,28 @@ def _response(
             variant.name,
             answer.custom_attributes,
         )
+    raise _error(request, route, variant, answer)
+
+
+def _error(
+    request: InvokeRequest, route: EndpointRoute, variant: VariantRoute, answer: ModelAnswer
+) -> errors.InvokeError:
+    """What a failed answer is to the caller: ModelError, or ServiceUnavailable."""
     group = endpoint_log_group(route.endpoint_name)
     log_stream = log_group_arn(request.scope, group)
     see = _see_logs(request.scope, group)
     if answer.error_kind == ErrorKind.NO_INSTANCE:
-        raise errors.service_unavailable(
+        return errors.service_unavailable(
             f"Variant {variant.name} of endpoint {route.endpoint_name} has no healthy instance."
         )
     if answer.error_kind == ErrorKind.TIMEOUT:
         text = f"Your invocation timed out while waiting for a response from container {CONTAINER}."
-        raise errors.model_error(0, text, _received(0, text) + see, log_stream)
+        return errors.model_error(0, text, _received(0, text) + see, log_stream)
     if answer.error_kind == ErrorKind.CONNECTION:
         text = f"The container {CONTAINER} closed the connection before answering."
-        raise errors.model_error(0, text, _received(0, text) + see, log_stream)
+        return errors.model_error(0, text, _received(0, text) + see, log_stream)
     original = answer.body.decode("utf-8", "replace")
-    raise errors.model_error(
+    return errors.model_error(
         answer.status, original, _received(answer.status, original) + see, log_stream
     )
 

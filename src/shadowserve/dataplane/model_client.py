@@ -17,7 +17,7 @@ from shadowserve.workers.pool import VariantPool
 # The worker refused or dropped the connection before answering: it died, or a kept-alive
 # connection went stale. Another worker may take the call.
 # (ClientOSError covers a reset on a kept-alive connection; ClientConnectorError, a refusal.)
-_UNREACHED = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError, ConnectionResetError)
+UNREACHED = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError, ConnectionResetError)
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,19 @@ def model_http_client(max_connections: int) -> aiohttp.ClientSession:
     )
 
 
-async def call_model(
-    client: aiohttp.ClientSession, pool: VariantPool, call: ModelCall, timeout: float
-) -> ModelAnswer:
+def model_headers(call: ModelCall) -> dict[str, str]:
     headers = {"content-type": call.content_type}
     if call.accept:
         headers["accept"] = call.accept
     if call.custom_attributes:
         headers["x-amzn-sagemaker-custom-attributes"] = call.custom_attributes
+    return headers
+
+
+async def call_model(
+    client: aiohttp.ClientSession, pool: VariantPool, call: ModelCall, timeout: float
+) -> ModelAnswer:
+    headers = model_headers(call)
     started = time.perf_counter_ns()
     limit = aiohttp.ClientTimeout(total=timeout)
     # A worker that refuses or drops the connection is taken out of routing and the call
@@ -75,7 +80,7 @@ async def call_model(
             ) as response:
                 body = await response.read()
                 return _answer(response, body, started)
-        except _UNREACHED:
+        except UNREACHED:
             pool.mark_down(url)
             continue
         except TimeoutError:

@@ -2,7 +2,8 @@
 
 - ``POST /``: awsJson services chosen by X-Amz-Target (SageMaker, CloudApiService,
   CloudWatch), and awsQuery forms chosen by their Version (CloudWatch, STS)
-- ``POST /endpoints/{name}/invocations``: SageMaker Runtime's InvokeEndpoint
+- ``POST /endpoints/{name}/invocations``: SageMaker Runtime's InvokeEndpoint, and
+  ``…/invocations-response-stream``: InvokeEndpointWithResponseStream
 - ``/api/…`` and ``/ui/``: the dashboard and its JSON, which the CLI reads too (http/api.py)
 - ``GET /``: a browser is sent to the dashboard
 - ``GET /metrics`` (Prometheus) and ``GET /healthz``
@@ -161,18 +162,27 @@ def query_door(
 
 
 def runtime_routes(access: Access, invoker: Invoker) -> list[BaseRoute]:
-    async def invocations(request: Request) -> Response:
-        try:
-            body = await runtime_api.read_body(request)
-            account = caller_account(access, request, body)
-            parsed = runtime_api.parse_invoke(request, body, account)
-            return runtime_api.success(await invoker.invoke(parsed))
-        except InvokeError as error:
-            return runtime_api.failure(error)
-        except AuthError as error:
-            return runtime_api.failure(InvokeError(error.code, error.status, error.message))
+    def door(streaming: bool) -> Callable[[Request], Awaitable[Response]]:
+        async def invocations(request: Request) -> Response:
+            try:
+                body = await runtime_api.read_body(request)
+                account = caller_account(access, request, body)
+                parsed = runtime_api.parse_invoke(request, body, account, streaming)
+                if streaming:
+                    return runtime_api.stream_success(await invoker.invoke_stream(parsed))
+                return runtime_api.success(await invoker.invoke(parsed))
+            except InvokeError as error:
+                return runtime_api.failure(error)
+            except AuthError as error:
+                return runtime_api.failure(InvokeError(error.code, error.status, error.message))
 
-    return [Route("/endpoints/{endpoint_name}/invocations", invocations, methods=["POST"])]
+        return invocations
+
+    base = "/endpoints/{endpoint_name}"
+    return [
+        Route(f"{base}/invocations", door(streaming=False), methods=["POST"]),
+        Route(f"{base}/invocations-response-stream", door(streaming=True), methods=["POST"]),
+    ]
 
 
 def operations_routes(registry: CollectorRegistry, storage: StorageHealth) -> list[BaseRoute]:

@@ -1,22 +1,25 @@
-"""SageMaker Runtime's InvokeEndpoint over restJson1: HTTP request → InvokeRequest → HTTP."""
+"""SageMaker Runtime's InvokeEndpoint and InvokeEndpointWithResponseStream over restJson1:
+HTTP request → InvokeRequest → HTTP (a body, or an event stream)."""
 
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from shadowserve.dataplane.errors import InvokeError, validation_error
 from shadowserve.dataplane.ids import random_uuid
-from shadowserve.dataplane.invoke import InvokeRequest, InvokeResponse
+from shadowserve.dataplane.invoke import InvokeRequest, InvokeResponse, InvokeStream
 from shadowserve.dataplane.model_client import ModelCall
-from shadowserve.protocol import awsjson
+from shadowserve.protocol import awsjson, eventstream
 from shadowserve.protocol.awsjson_service import load_service_model
 from shadowserve.protocol.bodies import BodyTooLarge, read_limited
 from shadowserve.protocol.validate import SerializationFailed, ValidationFailed, validate
 
+EVENT_STREAM = "application/vnd.amazon.eventstream"
 MAX_PAYLOAD = 6 * 1024 * 1024  # 6 MB, botocore's BodyBlob limit
 _INPUT = load_service_model("sagemaker-runtime").operation_model("InvokeEndpoint").input_shape
 
@@ -43,9 +46,15 @@ async def read_body(request: Request) -> bytes:
         raise _too_large(exc.size) from None
 
 
-def parse_invoke(request: Request, body: bytes, account: str) -> InvokeRequest:
+def parse_invoke(
+    request: Request, body: bytes, account: str, streaming: bool = False
+) -> InvokeRequest:
     name = request.path_params["endpoint_name"]
     members = {m: request.headers[h] for m, h in _HEADERS.items() if h in request.headers}
+    if streaming:  # InvokeEndpointWithResponseStream names Accept in a header of its own
+        members.pop("Accept", None)
+        if "x-amzn-sagemaker-accept" in request.headers:
+            members["Accept"] = request.headers["x-amzn-sagemaker-accept"]
     problem = _invalid(name, tuple(members.items()))
     if problem is not None:
         raise validation_error(problem)
@@ -97,6 +106,29 @@ def success(response: InvokeResponse) -> Response:
     if response.custom_attributes:
         headers["X-Amzn-SageMaker-Custom-Attributes"] = response.custom_attributes
     return Response(response.body, 200, headers)
+
+
+def stream_success(stream: InvokeStream) -> Response:
+    """The model's chunks as PayloadPart events, as they come; a break-off as a final
+    ModelStreamError event (the status line was sent long before)."""
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in stream.chunks:
+                if chunk:
+                    yield eventstream.event("PayloadPart", chunk)
+        except InvokeError as error:
+            fields = {"Message": error.message, "ErrorCode": error.code}
+            yield eventstream.exception("ModelStreamError", fields)
+
+    headers = {
+        "X-Amzn-SageMaker-Content-Type": stream.content_type,
+        "x-Amzn-Invoked-Production-Variant": stream.invoked_variant,
+        "x-amzn-RequestId": random_uuid(),
+    }
+    if stream.custom_attributes:
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = stream.custom_attributes
+    return StreamingResponse(events(), 200, headers, media_type=EVENT_STREAM)
 
 
 def failure(error: InvokeError) -> Response:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import itertools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 JSON, CSV, NPY = "application/json", "text/csv", "application/x-npy"
+Answer = bytes | Iterator[bytes]
 
 
 class UnsupportedMediaType(Exception):
@@ -41,13 +43,19 @@ class Handlers:
     output_fn: Callable[[Any, str], Any]
     transform_fn: Callable[[Any, bytes, str, str], Any] | None
 
-    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[Answer, str]:
+        """The answer and its content type. A handler that returns an iterator (a generator
+        yielding tokens, say) streams: the answer is then an iterator of chunks."""
         if self.transform_fn is not None:
             result = self.transform_fn(self.model, body, content_type, accept)
         else:
             data = self.input_fn(body, content_type)
             prediction = self.predict_fn(data, self.model)
+            if _is_stream(prediction):
+                return _streamed(prediction, accept)
             result = self.output_fn(prediction, accept)
+        if _is_stream(result):
+            return _streamed(result, accept)
         return _as_response(result, accept)
 
 
@@ -235,6 +243,37 @@ def _as_response(result: Any, accept: str) -> tuple[bytes, str]:
     if not isinstance(result, bytes | bytearray):
         result = json.dumps(_plain(result)).encode()
     return bytes(result), content_type
+
+
+def _is_stream(value: Any) -> bool:
+    return isinstance(value, Iterator) and not isinstance(value, str | bytes | bytearray)
+
+
+def _streamed(items: Iterator[Any], accept: str) -> tuple[Iterator[bytes], str]:
+    """Chunks from what a handler yields: bytes as they are, text as UTF-8, anything else as
+    one JSON line. The content type is the one asked for, or else what the first item is."""
+    first = next(items, None)
+    if accept and _media_type(accept) not in ("*/*", JSON):
+        content_type = accept
+    elif isinstance(first, str):
+        content_type = "text/plain; charset=utf-8"
+    elif isinstance(first, bytes | bytearray) or first is None:
+        content_type = "application/octet-stream"
+    else:
+        content_type = "application/jsonlines"
+
+    def chunks() -> Iterator[bytes]:
+        if first is None:
+            return
+        for item in itertools.chain([first], items):
+            if isinstance(item, bytes | bytearray):
+                yield bytes(item)
+            elif isinstance(item, str):
+                yield item.encode()
+            else:
+                yield json.dumps(_plain(item)).encode() + b"\n"
+
+    return chunks(), content_type
 
 
 def _media_type(content_type: str) -> str:

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,9 @@ class WorkerApp:
                 message = f"{type(exc).__name__}: {exc}".encode()
                 await _respond(send, 500, message, "text/plain")
                 return
+            if not isinstance(result, bytes):
+                await _stream(send, result, out_type)
+                return
         await _respond(send, 200, result, out_type)
 
 
@@ -102,6 +106,26 @@ async def _respond(
     headers = [(b"content-type", content_type.encode()), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _stream(send: Any, chunks: Iterator[bytes], content_type: str) -> None:
+    """Chunked transfer, one HTTP chunk per item the handler yields, each sent as soon as
+    it is made. A handler that raises midway breaks the connection off, which the server
+    reports to the caller as a ModelStreamError."""
+    start = {"type": "http.response.start", "status": 200,
+             "headers": [(b"content-type", content_type.encode())]}  # fmt: skip
+    await send(start)
+    done = object()
+    while True:
+        try:
+            chunk = await asyncio.to_thread(next, chunks, done)
+        except Exception:
+            traceback.print_exc()
+            raise  # uvicorn drops the connection: the chunked body never ends properly
+        if chunk is done:
+            break
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _watch_parent(parent_pid: int) -> None:
