@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.builders import ROLE
+from tests.builders import CONTAINER_IMAGE, ROLE
 from tests.conftest import parse_json
 
 
@@ -21,7 +21,7 @@ def test_cli_walks_models_endpoint_and_experiment(
                 "--model-name",
                 model,
                 "--primary-container",
-                "Image=example.com/m:1",
+                f"Image={CONTAINER_IMAGE['url']}",
                 "--execution-role-arn",
                 ROLE,
             )

@@ -242,3 +242,56 @@ def test_list_endpoints_by_status(sagemaker: Any, unique: Any) -> None:
     assert sagemaker.list_endpoints(NameContains=name, StatusEquals="Failed")["Endpoints"] == []
     configs = sagemaker.list_endpoint_configs(NameContains=name)["EndpointConfigs"]
     assert [c["EndpointConfigName"] for c in configs] == [f"{name}-config"]
+
+
+def test_describe_members_sdks_read(sagemaker: Any, unique: Any) -> None:
+    """Members SageMaker fills in that SDK resource classes read: defaults, deployed images,
+    variant status, async and serverless settings; no empty-string KMS key."""
+    model = unique("described")
+    create_model(sagemaker, model)
+    described = sagemaker.describe_model(ModelName=model)
+    assert described["EnableNetworkIsolation"] is False
+    assert described["PrimaryContainer"]["Mode"] == "SingleModel"
+
+    endpoint = unique("described-ep")
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=endpoint,
+        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": model,
+                             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
+        DataCaptureConfig={"InitialSamplingPercentage": 100, "DestinationS3Uri": "s3://b/c",
+                           "CaptureOptions": [{"CaptureMode": "Input"}]},
+    )  # fmt: skip
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint)
+    assert config["ProductionVariants"][0]["InitialVariantWeight"] == 1.0
+    sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
+    creating = sagemaker.describe_endpoint(EndpointName=endpoint)
+    if creating["EndpointStatus"] == "Creating":
+        assert creating["ProductionVariants"][0]["VariantStatus"][0]["Status"] == "Creating"
+    sagemaker.get_waiter("endpoint_in_service").wait(
+        EndpointName=endpoint, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+    )
+    serving = sagemaker.describe_endpoint(EndpointName=endpoint)
+    (variant,) = serving["ProductionVariants"]
+    (image,) = variant["DeployedImages"]
+    assert image["SpecifiedImage"] == image["ResolvedImage"]
+    assert image["SpecifiedImage"] == sagemaker.describe_model(ModelName=model)[
+        "PrimaryContainer"]["Image"]  # fmt: skip
+    assert variant["VariantStatus"] == []
+    assert "KmsKeyId" not in serving["DataCaptureConfig"]
+
+    asynchronous = unique("async-ep")
+    output = {"OutputConfig": {"S3OutputPath": "s3://bucket/async-out"}}
+    serverless = {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=asynchronous, AsyncInferenceConfig=output,
+        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": model,
+                             "ServerlessConfig": serverless}],
+    )  # fmt: skip
+    sagemaker.create_endpoint(EndpointName=asynchronous, EndpointConfigName=asynchronous)
+    sagemaker.get_waiter("endpoint_in_service").wait(
+        EndpointName=asynchronous, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+    )
+    special = sagemaker.describe_endpoint(EndpointName=asynchronous)
+    assert special["AsyncInferenceConfig"] == output
+    (variant,) = special["ProductionVariants"]
+    assert variant["CurrentServerlessConfig"] == variant["DesiredServerlessConfig"] == serverless

@@ -42,6 +42,7 @@ def test_success_response_shape(server: ServerProcess, sagemaker: Any, unique: A
         "CreationTime",
         "PrimaryContainer",
         "ExecutionRoleArn",
+        "EnableNetworkIsolation",
     }
 
 

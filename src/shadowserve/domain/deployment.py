@@ -168,6 +168,7 @@ def _action_for(experiment: InferenceExperiment, stop: StopRequest, name: str) -
 
 def _sized(current: ProductionVariant, variant: ModelVariant) -> ProductionVariant:
     resized = current.model_copy(deep=True)
+    resized.initial_variant_weight = current.weight()  # written out, as SageMaker describes it
     resized.instance_type = variant.instance_type()
     resized.initial_instance_count = variant.instance_count()
     return resized

@@ -66,7 +66,7 @@ def create_model(plane: ControlPlane, scope: Scope, body: Body) -> Body:
 
 
 def describe_model(plane: ControlPlane, scope: Scope, body: Body) -> Body:
-    return models.describe_model(plane, scope, body["ModelName"]).model_dump(exclude_none=True)
+    return views.describe_model(models.describe_model(plane, scope, body["ModelName"]))
 
 
 def list_models(plane: ControlPlane, scope: Scope, body: Body) -> Body:
@@ -89,7 +89,7 @@ def create_endpoint_config(plane: ControlPlane, scope: Scope, body: Body) -> Bod
 
 def describe_endpoint_config(plane: ControlPlane, scope: Scope, body: Body) -> Body:
     config = endpoint_configs.describe_endpoint_config(plane, scope, body["EndpointConfigName"])
-    return config.model_dump(exclude_none=True)
+    return views.describe_endpoint_config(config)
 
 
 def list_endpoint_configs(plane: ControlPlane, scope: Scope, body: Body) -> Body:

@@ -7,7 +7,7 @@ and moves the status (Creating/Updating → InService or Failed, Deleting → go
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from shadowserve.domain.arns import ResourceKind, Scope, resource_arn
@@ -17,6 +17,7 @@ from shadowserve.domain.resources import (
     Endpoint,
     EndpointConfig,
     EndpointStatus,
+    Model,
     VariantCapacity,
 )
 from shadowserve.domain.shapes import Shape
@@ -53,6 +54,7 @@ class EndpointView:
     endpoint: Endpoint
     config: EndpointConfig | None
     pending_config: EndpointConfig | None
+    images: dict[str, str] = field(default_factory=dict)  # model name → its serving image
 
 
 def create_endpoint(plane: ControlPlane, scope: Scope, request: CreateEndpointInput) -> Endpoint:
@@ -92,8 +94,14 @@ def view_of(repo: Repository, endpoint: Endpoint) -> EndpointView:
     config = repo.find(EndpointConfig, endpoint.endpoint_config_name)
     pending_name = endpoint.pending_endpoint_config_name
     pending = repo.find(EndpointConfig, pending_name) if pending_name else None
+    images = {}
+    for name in config.value.model_names() if config else []:
+        model = repo.find(Model, name)
+        container = model.value.serving_container() if model else None
+        if container is not None and container.image:
+            images[name] = container.image
     return EndpointView(
-        endpoint, config.value if config else None, pending.value if pending else None
+        endpoint, config.value if config else None, pending.value if pending else None, images
     )
 
 
