@@ -7,7 +7,11 @@ import signal
 import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
 
 from tests.dataplane_fixtures import SHADOW_TIMEOUT, Models
 from tests.dataplane_support import metric, wait_until, worker_pids
@@ -216,3 +220,66 @@ def test_a_new_production_model_serves_during_the_experiment_and_after(models: M
     assert [v["ModelName"] for v in config["ProductionVariants"]] == [newer]
     assert "ShadowProductionVariants" not in described
     assert models.invoke(endpoint, [1])[0] == [5.0]
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """A container that answers 200 and remembers the headers of every invocation."""
+
+    seen: list[dict[str, str]]
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.seen.append({key.lower(): value for key, value in self.headers.items()})
+        self._answer()
+
+    def _answer(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+def _recording_model(models: Models) -> tuple[str, list[dict[str, str]]]:
+    seen: list[dict[str, str]] = []
+    handler = type("Recorder", (_Recorder,), {"seen": seen})
+    http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    name = f"rec-{uuid.uuid4().hex[:8]}"
+    models.sagemaker.create_model(
+        ModelName=name, PrimaryContainer={"Image": f"http://127.0.0.1:{http.server_address[1]}"}
+    )
+    return name, seen
+
+
+def test_the_shadow_is_told_and_redacted_attributes_never_reach_it(models: Models) -> None:
+    production, at_production = _recording_model(models)
+    shadow, at_shadow = _recording_model(models)
+    endpoint = models.endpoint(production)
+    tag = {"Key": "shadowserve:redact-custom-attributes", "Value": "user_id session"}
+    experiment = models.experiment(endpoint, production, shadow, Tags=[tag])
+    models.invoke(endpoint, {}, CustomAttributes="trace=abc,user_id=42;session=s1",
+                  InferenceId="redact-1")  # fmt: skip
+    wait_until(lambda: at_shadow)
+    production_call, shadow_call = at_production[-1], at_shadow[-1]
+    assert production_call["x-amzn-sagemaker-custom-attributes"] == (
+        "trace=abc,user_id=42;session=s1"
+    )
+    assert shadow_call["x-amzn-sagemaker-custom-attributes"] == "trace=abc"
+    assert production_call["x-amzn-sagemaker-inference-id"] == "redact-1"
+    assert shadow_call["x-amzn-sagemaker-inference-id"] == "redact-1"
+    assert "x-shadowserve-shadow" not in production_call
+    assert shadow_call["x-shadowserve-shadow"] == "true"
+    assert shadow_call["x-shadowserve-experiment"] == experiment
+    # A redaction tag that is not a list of keys is refused where it is set.
+    arn = models.sagemaker.describe_inference_experiment(Name=experiment)["Arn"]
+    with pytest.raises(ClientError) as caught:
+        models.sagemaker.add_tags(ResourceArn=arn, Tags=[{**tag, "Value": "no=keys"}])
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "shadowserve:redact-custom-attributes" in caught.value.response["Error"]["Message"]

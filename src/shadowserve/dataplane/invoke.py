@@ -23,6 +23,7 @@ from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, VariantRo
 from shadowserve.dataplane.sampling import is_sampled
 from shadowserve.dataplane.shadow import ShadowDispatcher, ShadowJob
 from shadowserve.domain.arns import Scope, endpoint_log_group, log_group_arn
+from shadowserve.domain.redaction import redact
 from shadowserve.domain.resources import EndpointStatus
 
 CONTAINER = "primary"  # SageMaker's name for a single-container endpoint's container
@@ -82,9 +83,9 @@ class Invoker:
 
     async def invoke(self, request: InvokeRequest) -> InvokeResponse:
         started = time.perf_counter_ns()
-        route, variant, leg = await self._begin(request, started)
+        route, variant, leg, call = await self._begin(request, started)
         assert self._client is not None, "start() first"
-        answer = await call_model(self._client, variant.pool, request.call, self._timeout)
+        answer = await call_model(self._client, variant.pool, call, self._timeout)
         total_us = (time.perf_counter_ns() - started) // 1000
         self._bus.publish(leg_event(leg, request.call, answer, total_us))
         return _response(request, route, variant, answer)
@@ -94,9 +95,9 @@ class Invoker:
         as they come. An error before the first byte is raised as InvokeEndpoint's would be;
         one after ends the stream with a ModelStreamError."""
         started = time.perf_counter_ns()
-        route, variant, leg = await self._begin(request, started)
+        route, variant, leg, call = await self._begin(request, started)
         assert self._client is not None, "start() first"
-        items = stream_model(self._client, variant.pool, request.call, self._timeout)
+        items = stream_model(self._client, variant.pool, call, self._timeout)
         first = await anext(items)
         if isinstance(first, StreamHead) and 200 <= first.status < 300:
             return InvokeStream(
@@ -146,9 +147,9 @@ class Invoker:
 
     async def _begin(
         self, request: InvokeRequest, started: int
-    ) -> tuple[EndpointRoute, VariantRoute, Leg]:
-        """The route and production variant of a request, its leg, and its shadow copy
-        (submitted here, before production is called)."""
+    ) -> tuple[EndpointRoute, VariantRoute, Leg, ModelCall]:
+        """The route and production variant of a request, its leg and production's call,
+        and its shadow copy (submitted here, before production is called)."""
         route = self._routing.get(request.scope, request.endpoint_name)
         if route is None:
             raise await self._why_unrouted(request)
@@ -175,6 +176,7 @@ class Invoker:
             captured=capture is not None
             and is_sampled(capture.initial_sampling_percentage, inference_id),
         )
+        call = replace(request.call, inference_id=inference_id)
         if shadow is not None and mirrored:
             shadow_leg = replace(
                 leg,
@@ -183,8 +185,13 @@ class Invoker:
                 mirrored=False,
                 instance_count=len(shadow.variant.pool.workers),
             )
-            self._shadows.submit(ShadowJob(shadow_leg, shadow, request.call, started))
-        return route, variant, leg
+            copy = replace(
+                call,
+                custom_attributes=redact(call.custom_attributes, shadow.redacted_keys),
+                experiment=shadow.experiment_name or "",
+            )
+            self._shadows.submit(ShadowJob(shadow_leg, shadow, copy, started))
+        return route, variant, leg, call
 
     async def _why_unrouted(self, request: InvokeRequest) -> errors.InvokeError:
         found = await self._lookup(request.scope, request.endpoint_name)

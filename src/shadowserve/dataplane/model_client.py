@@ -17,6 +17,8 @@ from shadowserve.workers.pool import VariantPool
 # The worker refused or dropped the connection before answering: it died, or a kept-alive
 # connection went stale. Another worker may take the call.
 # (ClientOSError covers a reset on a kept-alive connection; ClientConnectorError, a refusal.)
+SHADOW_HEADER = "x-shadowserve-shadow"
+EXPERIMENT_HEADER = "x-shadowserve-experiment"
 UNREACHED = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError, ConnectionResetError)
 
 
@@ -26,6 +28,8 @@ class ModelCall:
     content_type: str
     accept: str | None
     custom_attributes: str | None
+    inference_id: str | None = None  # sent to the container, on both legs
+    experiment: str | None = None  # set on a shadow's copy: the container is told so
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,13 @@ def model_headers(call: ModelCall) -> dict[str, str]:
         headers["accept"] = call.accept
     if call.custom_attributes:
         headers["x-amzn-sagemaker-custom-attributes"] = call.custom_attributes
+    if call.inference_id:
+        headers["x-amzn-sagemaker-inference-id"] = call.inference_id
+    if call.experiment is not None:
+        # Not SageMaker's: lets a candidate skip side effects (writes, emails, billing).
+        headers[SHADOW_HEADER] = "true"
+        if call.experiment:
+            headers[EXPERIMENT_HEADER] = call.experiment
     return headers
 
 

@@ -27,6 +27,7 @@ class ShadowRoute:
     variant: VariantRoute
     sampling_percentage: float
     experiment_name: str | None
+    redacted_keys: frozenset[str] = frozenset()  # CustomAttributes keys the shadow never sees
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,13 @@ stored state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import DomainError, StaleWrite, StorageFull
 from shadowserve.domain.experiment import InferenceExperiment
+from shadowserve.domain.redaction import REDACT_TAG, RedactionError, redacted_keys
 from shadowserve.domain.resources import Endpoint, EndpointConfig, EndpointStatus, Model
 from shadowserve.periodic import PeriodicWork
 from shadowserve.services import experiment_steps
@@ -132,7 +134,12 @@ def _deployment(repo: Repository, endpoint: Endpoint) -> Deployment | None:
         if model is not None:
             models[model_name] = model.value
     experiment = _running_experiment(repo, endpoint)
-    return Deployment(repo.scope, endpoint, config, models, experiment)
+    redaction: frozenset[str] = frozenset()
+    if experiment is not None:
+        tags = dict(repo.tx.tags(experiment.arn))
+        with contextlib.suppress(RedactionError):  # checked when set; never block a deploy
+            redaction = redacted_keys(tags.get(REDACT_TAG))
+    return Deployment(repo.scope, endpoint, config, models, experiment, redaction)
 
 
 def _running_experiment(repo: Repository, endpoint: Endpoint) -> InferenceExperiment | None:

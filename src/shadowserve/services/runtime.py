@@ -37,6 +37,8 @@ class Deployment:
     config: EndpointConfig
     models: dict[str, Model]
     experiment: InferenceExperiment | None
+    # CustomAttributes keys the experiment keeps from its shadow (its redaction tag).
+    shadow_redaction: frozenset[str] = frozenset()
 
 
 class EndpointRuntime(Protocol):

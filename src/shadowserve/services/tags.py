@@ -7,6 +7,7 @@ from typing import TypeVar
 from shadowserve.comparison.settings import SettingsError, check_tags
 from shadowserve.domain.arns import Scope, parse_arn
 from shadowserve.domain.errors import InvalidInput, ResourceInUse, ResourceLimitExceeded
+from shadowserve.domain.redaction import REDACT_TAG, RedactionError, redacted_keys
 from shadowserve.domain.shapes import Shape
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.listing import Page, page_of
@@ -80,11 +81,14 @@ def _check_limit(repo: Repository, arn: str, tags: list[Tag]) -> None:
 
 
 def _check_settings(tags: list[Tag]) -> None:
-    """shadowserve's own tags (comparison settings) must parse, so a typo fails where it is
-    made rather than in a report later."""
+    """shadowserve's own tags (comparison settings, redaction) must parse, so a typo fails
+    where it is made rather than in a report, or a shadow's log, later."""
+    values = {tag.key: tag.value for tag in tags}
     try:
-        check_tags({tag.key: tag.value for tag in tags})
-    except SettingsError as exc:
+        check_tags(values)
+        if REDACT_TAG in values:
+            redacted_keys(values[REDACT_TAG])
+    except (SettingsError, RedactionError) as exc:
         raise InvalidInput(str(exc)) from exc
 
 

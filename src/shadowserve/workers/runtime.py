@@ -278,7 +278,9 @@ class WorkerRuntime:
             route = VariantRoute(
                 variant.variant_name, variant.weight(), pools[variant.variant_name]
             )
-            shadow = ShadowRoute(route, *_sampling(deployment, variant, production))
+            shadow = ShadowRoute(
+                route, *_sampling(deployment, variant, production), deployment.shadow_redaction
+            )
         endpoint = deployment.endpoint.endpoint_name
         route_now = EndpointRoute(endpoint, production, shadow, config.data_capture_config)
         if self.routing.get(deployment.scope, endpoint) != route_now:
