@@ -283,3 +283,61 @@ def test_the_shadow_is_told_and_redacted_attributes_never_reach_it(models: Model
         models.sagemaker.add_tags(ResourceArn=arn, Tags=[{**tag, "Value": "no=keys"}])
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert "shadowserve:redact-custom-attributes" in caught.value.response["Error"]["Message"]
+
+
+def _shadow_legs(models: Models, endpoint: str) -> int:
+    return len([e for e in models.events(endpoint) if e["role"] == "shadow"])
+
+
+def _ended(models: Models, experiment: str) -> dict[str, Any]:
+    described: dict[str, Any] = wait_until(
+        lambda: (d := models.sagemaker.describe_inference_experiment(Name=experiment))[
+            "Status"] in ("Completed", "Cancelled") and d, timeout=60)  # fmt: skip
+    return described
+
+
+def test_deleting_a_model_the_experiment_runs_never_strands_the_shadow(models: Models) -> None:
+    """Deleting a model leaves what runs untouched (as in SageMaker); the experiment still
+    stops, and once it has, nothing is mirrored any more."""
+    production = models.model()
+    shadow = models.model(environment={"SCALE": "3"})
+    endpoint = models.endpoint(production)
+    experiment = models.experiment(endpoint, production, shadow)
+    models.wait_in_service(endpoint)
+    for name in (production, shadow):
+        models.sagemaker.delete_model(ModelName=name)
+    assert models.invoke(endpoint, [1])[0] == [2.0]
+    wait_until(lambda: _shadow_legs(models, endpoint) == 1)
+    models.sagemaker.stop_inference_experiment(
+        Name=experiment, ModelVariantActions={"AllTraffic": "Retain", "shadow": "Remove"}
+    )
+    assert _ended(models, experiment)["Status"] == "Completed"
+    described = models.wait_in_service(endpoint)
+    assert "ShadowProductionVariants" not in described
+    models.invoke(endpoint, [2], InferenceId="after-the-end")
+    wait_until(lambda: any(e["inferenceId"] == "after-the-end" for e in models.events(endpoint)))
+    assert _shadow_legs(models, endpoint) == 1  # the copy before the stop, and no other
+
+
+def test_a_stop_that_cannot_deploy_its_outcome_still_removes_the_shadow(models: Models) -> None:
+    """Cancelled restores the model from before the experiment; that model is gone, so the
+    outcome cannot be deployed. The shadow comes off anyway, production keeps running as it
+    ran, and the experiment says so."""
+    before = models.model()
+    newer = models.model(environment={"SCALE": "5"})
+    shadow = models.model(environment={"SCALE": "3"})
+    endpoint = models.endpoint(before)
+    experiment = models.experiment(endpoint, newer, shadow)
+    models.wait_in_service(endpoint)
+    models.sagemaker.delete_model(ModelName=before)
+    models.sagemaker.stop_inference_experiment(
+        Name=experiment, ModelVariantActions={"shadow": "Remove"}, DesiredState="Cancelled"
+    )
+    ended = _ended(models, experiment)
+    assert ended["Status"] == "Cancelled"
+    assert f"Model {before} does not exist." in ended["StatusReason"]
+    assert "The shadow variant was removed" in ended["StatusReason"]
+    described = models.wait_in_service(endpoint)
+    assert "ShadowProductionVariants" not in described
+    assert models.invoke(endpoint, [1])[0] == [5.0]
+    assert _shadow_legs(models, endpoint) == 0

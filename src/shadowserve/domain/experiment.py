@@ -121,6 +121,8 @@ class ExperimentProgress(Shape):
     # The status to return to when an Updating step has been applied.
     status_after_update: ExperimentStatus | None = None
     stop: StopRequest | None = None
+    # The outcome could not be deployed, so the shadow alone was taken off instead.
+    fell_back: bool = False
 
 
 class InferenceExperiment(Shape):

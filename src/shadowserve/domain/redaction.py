@@ -1,10 +1,11 @@
 """Which CustomAttributes keys an experiment keeps from its shadow (pure).
 
 Set with the experiment tag ``shadowserve:redact-custom-attributes`` = keys separated by
-spaces, e.g. ``user_id session`` (tag values may not hold commas). CustomAttributes is free text; the common form is ``key=value``
-pairs separated by ``,`` or ``;`` (``trace=abc,user_id=42``). Before the copy goes to the
-shadow, every pair whose key is listed (and a bare listed key) is removed, separators of the
-rest kept; production always gets the header as the caller sent it.
+spaces, e.g. ``user_id session`` (tag values may not hold commas). CustomAttributes is free
+text; the common form is ``key=value`` pairs separated by ``,`` or ``;``
+(``trace=abc,user_id=42``). Before the copy goes to the shadow, every pair whose key is
+listed (and a bare listed key) is removed, separators of the rest kept; production always
+gets the header as the caller sent it.
 """
 
 from __future__ import annotations

@@ -118,7 +118,23 @@ def _stopping(repo: Repository, experiment: InferenceExperiment, now: datetime) 
         _finish(experiment, stop.desired_state, stop.reason, now)
     elif outcome is False:
         reason = endpoint.failure_reason or "The endpoint could not be restored."
-        _finish(experiment, S.CANCELLED, reason, now)
+        fallback = None
+        if not experiment.progress.fell_back:
+            fallback = _without_shadow(repo, experiment, endpoint, now)
+        if fallback is None:
+            _finish(experiment, S.CANCELLED, reason, now)
+            return
+        # An experiment never ends with its shadow still mirrored: take the shadow off and
+        # keep production as it ran, then end Cancelled saying why.
+        experiment.progress.fell_back = True
+        experiment.progress.stop = StopRequest(
+            actions={},
+            desired_state=S.CANCELLED,
+            reason=f"{reason} The shadow variant was removed; production kept as it ran.",
+        )
+        mark_stopping(experiment, experiment.progress.stop)
+        experiment.progress.outcome_endpoint_config_name = fallback
+        begin_rollout(repo, endpoint_found, fallback, now)
 
 
 def _outcome_config_name(
@@ -137,6 +153,22 @@ def _outcome_config_name(
     if repo.find(EndpointConfig, prior.endpoint_config_name) is None:
         repo.add(prior)  # Deleted while the experiment ran: restore it as it was.
     return prior.endpoint_config_name
+
+
+def _without_shadow(
+    repo: Repository, experiment: InferenceExperiment, endpoint: Endpoint, now: datetime
+) -> str | None:
+    """A copy of the endpoint's current config without its shadow variants, capturing as
+    before the experiment (its production pools are reused, so it deploys without fetching
+    anything); None if it has no shadow."""
+    current = repo.find(EndpointConfig, endpoint.endpoint_config_name)
+    if current is None or not current.value.shadow_production_variants:
+        return None
+    template = current.value.model_copy(deep=True)
+    template.shadow_production_variants = None
+    prior = experiment.progress.prior_endpoint_config
+    template.data_capture_config = prior.data_capture_config if prior else None
+    return _named(repo, template, endpoint, "fallback", now).endpoint_config_name
 
 
 def _rollout_outcome(endpoint: Endpoint, target: str) -> bool | None:

@@ -18,6 +18,7 @@ class VariantPool:
     identity: str  # what the pool serves; a deploy reuses a pool with the same identity
     variant_name: str
     workers: list[Worker]
+    model_name: str | None = None  # of the model it runs, kept should the model be deleted
     # Healthy worker URLs, replaced whole (never mutated) so the data plane reads it lock-free.
     healthy_urls: tuple[str, ...] = ()
     in_flight: int = 0

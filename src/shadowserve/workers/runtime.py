@@ -81,12 +81,12 @@ class WorkerRuntime:
     def deploy(self, deployment: Deployment) -> DeployResult:
         key = (deployment.scope, deployment.endpoint.endpoint_name.lower())
         variants = _variants(deployment.config)
-        missing = [v.model_name for v in variants if v.model_name not in deployment.models]
-        if missing:
-            return DeployResult(DeployState.FAILED, f"Model {missing[0]} does not exist.")
-        plan = tuple(_identity(v, deployment.models[v.model_name or ""]) for v in variants)
         with self._lock:
             state = self._endpoints.setdefault(key, EndpointWorkers())
+            plan_or_missing = _plan(variants, deployment.models, state.active)
+            if isinstance(plan_or_missing, str):
+                return DeployResult(DeployState.FAILED, f"Model {plan_or_missing} does not exist.")
+            plan = plan_or_missing
             if tuple(p.identity for p in state.active.values()) == plan and state.rollout is None:
                 self._publish(deployment, state.active)
                 return DeployResult(DeployState.READY)
@@ -158,7 +158,7 @@ class WorkerRuntime:
         for variant, identity in zip(_variants(deployment.config), plan, strict=True):
             pool = reusable.get(identity)
             if pool is None:
-                pool = VariantPool(identity, variant.variant_name, [])
+                pool = VariantPool(identity, variant.variant_name, [], variant.model_name)
                 new.append(pool)
             pools[variant.variant_name] = pool
         rollout = Rollout(plan, pools, new)
@@ -314,6 +314,25 @@ def _variants(config: EndpointConfig) -> list[ProductionVariant]:
 def _pools_of(state: EndpointWorkers) -> list[VariantPool]:
     rollout_pools = state.rollout.new if state.rollout else []
     return list(state.active.values()) + rollout_pools
+
+
+def _plan(
+    variants: list[ProductionVariant], models: dict[str, Model], active: dict[str, VariantPool]
+) -> tuple[str, ...] | str:
+    """The identities of the pools to serve ``variants``, or the name of a model that is
+    missing. A model deleted since its pool started keeps that pool (SageMaker: deleting a
+    model never touches what an endpoint runs), so an experiment can still be stopped."""
+    plan = []
+    for variant in variants:
+        model = models.get(variant.model_name or "")
+        if model is not None:
+            plan.append(_identity(variant, model))
+            continue
+        running = active.get(variant.variant_name)
+        if running is None or running.model_name != variant.model_name:
+            return variant.model_name or "(none)"
+        plan.append(running.identity)
+    return tuple(plan)
 
 
 def _identity(variant: ProductionVariant, model: Model) -> str:
