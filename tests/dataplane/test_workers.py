@@ -8,6 +8,7 @@ import signal
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.builders import model_variant
@@ -96,10 +97,19 @@ def test_delete_endpoint_stops_its_workers(local: LocalServer) -> None:
     pids = local.pids()
     assert len(pids) == 2
     local.sagemaker.delete_endpoint(EndpointName="ep")
+    # Not one more answer once DeleteEndpoint has returned, though its workers stop later.
+    with pytest.raises(ClientError) as caught:
+        local.invoke("ep", 1)
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert "Endpoint ep of account 123456789012 not found." in str(caught.value)
     local.sagemaker.get_waiter("endpoint_deleted").wait(
         EndpointName="ep", WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
     )
     wait_until(lambda: not any(process_alive(p) for p in pids))
+    # A new endpoint of the same name is another endpoint: it deploys and answers.
+    local.sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="c")
+    local.wait_in_service("ep")
+    assert local.invoke("ep", 1) is not None
 
 
 @pytest.mark.parametrize("ending", ["sigterm", "sigkill"])

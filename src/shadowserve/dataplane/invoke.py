@@ -195,7 +195,7 @@ class Invoker:
 
     async def _why_unrouted(self, request: InvokeRequest) -> errors.InvokeError:
         found = await self._lookup(request.scope, request.endpoint_name)
-        if found is None:
+        if found is None or found[0] == EndpointStatus.DELETING:
             return errors.validation_error(
                 f"Endpoint {request.endpoint_name} of account {request.scope.account} not found."
             )

@@ -139,14 +139,18 @@ def update_endpoint_weights_and_capacities(
 
 
 def delete_endpoint(plane: ControlPlane, scope: Scope, name: str) -> None:
-    def work(repo: Repository) -> None:
+    def work(repo: Repository) -> Endpoint:
         found = find_endpoint(repo, name)
         _ensure_no_experiment(repo, found.value, "deleted")
         found.value.endpoint_status = EndpointStatus.DELETING
         found.value.last_modified_time = plane.clock.now()
         repo.save(found)
+        return found.value
 
-    plane.write(scope, work)
+    deleted = plane.write(scope, work)
+    # Once DeleteEndpoint has answered, invocations get "not found"-class errors at once;
+    # the reconciler frees the workers on its next pass.
+    plane.runtime.withdraw(scope, deleted.endpoint_name, deleted.creation_time)
 
 
 def begin_rollout(

@@ -8,6 +8,7 @@ runtime (workers/runtime.py); RecordingRuntime stands in for it in control-plane
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -50,20 +51,33 @@ class EndpointRuntime(Protocol):
         """Stop serving the endpoint; True once nothing of it is left running."""
         ...
 
+    def withdraw(self, scope: Scope, endpoint_name: str, created: datetime) -> None:
+        """Stop answering the endpoint created at ``created`` now (DeleteEndpoint), and
+        never deploy it again; undeploy() frees its workers later."""
+        ...
+
 
 class RecordingRuntime:
     """A fake for unit tests: records what should be deployed and reports it ready at once."""
 
     def __init__(self) -> None:
         self.deployed: dict[tuple[Scope, str], Deployment] = {}
+        self.withdrawn: dict[tuple[Scope, str], datetime] = {}
 
     def deploy(self, deployment: Deployment) -> DeployResult:
-        self.deployed[(deployment.scope, deployment.endpoint.endpoint_name.lower())] = deployment
+        key = (deployment.scope, deployment.endpoint.endpoint_name.lower())
+        if self.withdrawn.get(key) == deployment.endpoint.creation_time:
+            return DeployResult(DeployState.PENDING)
+        self.deployed[key] = deployment
         return DeployResult(DeployState.READY)
 
     def undeploy(self, scope: Scope, endpoint_name: str) -> bool:
         self.deployed.pop((scope, endpoint_name.lower()), None)
         return True
+
+    def withdraw(self, scope: Scope, endpoint_name: str, created: datetime) -> None:
+        self.withdrawn[(scope, endpoint_name.lower())] = created
+        self.deployed.pop((scope, endpoint_name.lower()), None)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -74,6 +75,9 @@ class WorkerRuntime:
         self._start_timeout = start_timeout
         self._drain_timeout = drain_timeout
         self._endpoints: dict[Key, EndpointWorkers] = {}
+        # Deleted endpoints (by creation time): a reconciler pass that read one before its
+        # deletion must not bring it back; a new endpoint of the same name is another.
+        self._withdrawn: dict[Key, datetime] = {}
         self._lock = threading.RLock()
 
     # EndpointRuntime
@@ -82,6 +86,9 @@ class WorkerRuntime:
         key = (deployment.scope, deployment.endpoint.endpoint_name.lower())
         variants = _variants(deployment.config)
         with self._lock:
+            if self._withdrawn.get(key) == deployment.endpoint.creation_time:
+                return DeployResult(DeployState.PENDING)
+            self._withdrawn.pop(key, None)
             state = self._endpoints.setdefault(key, EndpointWorkers())
             plan_or_missing = _plan(variants, deployment.models, state.active)
             if isinstance(plan_or_missing, str):
@@ -91,6 +98,11 @@ class WorkerRuntime:
                 self._publish(deployment, state.active)
                 return DeployResult(DeployState.READY)
             return self._advance_rollout(deployment, state, plan)
+
+    def withdraw(self, scope: Scope, endpoint_name: str, created: datetime) -> None:
+        with self._lock:
+            self._withdrawn[(scope, endpoint_name.lower())] = created
+            self.routing.publish(scope, endpoint_name, None)
 
     def undeploy(self, scope: Scope, endpoint_name: str) -> bool:
         key = (scope, endpoint_name.lower())
