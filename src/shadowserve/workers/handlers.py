@@ -132,8 +132,8 @@ def _load_xgboost(path: Path) -> Any:
         import xgboost  # noqa: PLC0415
     except ImportError as exc:
         raise ModelLoadError(
-            f"{path.name} is an XGBoost model, but xgboost is not installed; add it to "
-            "code/requirements.txt."
+            f"{path.name} is an XGBoost model, but xgboost is not installed: add it to "
+            "code/requirements.txt, or pip install xgboost where shadowserve runs."
         ) from exc
     booster = xgboost.Booster()
     try:
@@ -148,8 +148,8 @@ def _load_torchscript(path: Path) -> Any:
         import torch  # noqa: PLC0415
     except ImportError as exc:
         raise ModelLoadError(
-            f"{path.name} is a PyTorch model, but torch is not installed; add it to "
-            "code/requirements.txt."
+            f"{path.name} is a PyTorch model, but torch is not installed: add it to "
+            "code/requirements.txt, or pip install torch where shadowserve runs."
         ) from exc
     module = torch.jit.load(str(path), map_location="cpu")
     module.eval()
