@@ -28,9 +28,11 @@ def service_unavailable(message: str) -> InvokeError:
     return InvokeError("ServiceUnavailable", 503, message)
 
 
-def model_stream_error(message: str) -> InvokeError:
-    """A failure after the stream began: sent as the stream's last event."""
-    return InvokeError("ModelStreamError", 424, message, {"ErrorCode": "ModelStreamError"})
+def model_stream_error(message: str, timed_out: bool) -> InvokeError:
+    """A failure after the stream began, sent as the stream's last event, with SageMaker's
+    error codes: ModelInvocationTimeExceeded or StreamBroken."""
+    code = "ModelInvocationTimeExceeded" if timed_out else "StreamBroken"
+    return InvokeError("ModelStreamError", 424, message, {"ErrorCode": code})
 
 
 def model_error(

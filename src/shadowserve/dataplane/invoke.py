@@ -136,9 +136,11 @@ class Invoker:
                 answer = ModelAnswer(200, bytes(body), None, None, latency, None)
             self._publish(leg, request, answer, started)
         if answer.error_kind is not None:
+            timed_out = answer.error_kind == ErrorKind.TIMEOUT
+            why = "the model sent nothing within the timeout" if timed_out else "it broke off"
             raise errors.model_stream_error(
-                f"The model's stream ended early ({answer.error_kind.value}) after "
-                f"{len(answer.body)} bytes."
+                f"The model's stream ended early ({why}) after {len(answer.body)} bytes.",
+                timed_out,
             )
 
     def _publish(self, leg: Leg, request: InvokeRequest, answer: ModelAnswer, started: int) -> None:

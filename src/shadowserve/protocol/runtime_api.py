@@ -118,8 +118,8 @@ def stream_success(stream: InvokeStream) -> Response:
                 if chunk:
                     yield eventstream.event("PayloadPart", chunk)
         except InvokeError as error:
-            fields = {"Message": error.message, "ErrorCode": error.code}
-            yield eventstream.exception("ModelStreamError", fields)
+            fields = {"Message": error.message, "ErrorCode": str(error.extra.get("ErrorCode"))}
+            yield eventstream.exception(error.code, fields)
 
     headers = {
         "X-Amzn-SageMaker-Content-Type": stream.content_type,
