@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -188,3 +189,23 @@ def test_bad_log_requests_get_cloudwatch_logs_errors(models: Models) -> None:
             call()
         assert caught.value.response["Error"]["Code"] == code
         assert words in caught.value.response["Error"]["Message"]
+
+
+def test_the_v3_sdks_deploy_loop_calls(models: Models) -> None:
+    """SageMaker SDK v3's ModelBuilder.deploy() checks it may read logs, then follows the
+    endpoint's log group while it waits (sagemaker.serve.deployment_progress). Its calls,
+    with boto3: before the group exists, and after."""
+    logs = _logs(models)
+    endpoint = f"ep-{uuid.uuid4().hex[:10]}"
+    group = f"/aws/sagemaker/Endpoints/{endpoint}"
+    with pytest.raises(ClientError) as caught:
+        logs.filter_log_events(logGroupName=group, logStreamNamePrefix="AllTraffic/")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    created = models.endpoint(models.model(TALKATIVE_MODEL))
+    paginator = logs.get_paginator("filter_log_events")
+    pages = paginator.paginate(
+        logGroupName=f"/aws/sagemaker/Endpoints/{created}", logStreamNamePrefix="AllTraffic/",
+        PaginationConfig={"MaxItems": 10_000, "PageSize": 5_000},
+    )  # fmt: skip
+    messages = [event["message"] for page in pages for event in page["events"]]
+    assert "loading the talkative model" in messages
