@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from shadowserve.dataplane.events import ErrorKind
-from shadowserve.workers.pool import VariantPool
+from shadowserve.dataplane.upstream import Upstream
 
 # The worker refused or dropped the connection before answering: it died, or a kept-alive
 # connection went stale. Another worker may take the call.
@@ -68,7 +68,7 @@ def model_headers(call: ModelCall) -> dict[str, str]:
 
 
 async def call_model(
-    client: aiohttp.ClientSession, pool: VariantPool, call: ModelCall, timeout: float
+    client: aiohttp.ClientSession, pool: Upstream, call: ModelCall, timeout: float
 ) -> ModelAnswer:
     headers = model_headers(call)
     started = time.perf_counter_ns()

@@ -17,7 +17,7 @@ import aiohttp
 
 from shadowserve.dataplane.events import ErrorKind
 from shadowserve.dataplane.model_client import UNREACHED, ModelAnswer, ModelCall, model_headers
-from shadowserve.workers.pool import VariantPool
+from shadowserve.dataplane.upstream import Upstream
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ StreamItem = StreamHead | bytes | ModelAnswer
 
 
 async def stream_model(
-    client: aiohttp.ClientSession, pool: VariantPool, call: ModelCall, timeout: float
+    client: aiohttp.ClientSession, pool: Upstream, call: ModelCall, timeout: float
 ) -> AsyncGenerator[StreamItem, None]:
     """Yields a StreamHead, then the body's chunks, then the finished ModelAnswer (whole
     body); or only a failed ModelAnswer when no worker answered."""

@@ -1,0 +1,23 @@
+"""What a call to a variant needs of its workers: pick one, lease it for the call, report it
+down. The worker pools (workers/pool.py) fulfil it; the request path depends on this port,
+not on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sized
+from typing import Protocol
+
+
+class Upstream(Protocol):
+    in_flight: int  # calls under way: a pool is drained only once this is 0
+
+    @property
+    def workers(self) -> Sized: ...
+
+    def pick(self, exclude: frozenset[str] = frozenset()) -> str | None:
+        """A healthy worker's URL, skipping those in ``exclude``; None if there is none."""
+        ...
+
+    def mark_down(self, url: str) -> None:
+        """Stop routing to a worker that refused a connection, until it answers /ping."""
+        ...
