@@ -53,6 +53,9 @@ def exchanges(
 ) -> Iterator[CapturedExchange]:
     """Every replayable exchange in the window, oldest first; ``stats`` fills as it goes."""
     files = capture_files(store, source.destination, source.endpoint, list(source.variants))
+    # Captured inferenceTime has whole seconds (SageMaker's format): a window edge inside a
+    # second must not drop the records of that second.
+    start = source.start.replace(microsecond=0) if source.start else None
     stats.files = len(files)
     stats.bytes_total = sum(file.stored.size for file in files)
     for file in files:
@@ -61,9 +64,7 @@ def exchanges(
                 if isinstance(record, UnreadableRecord):
                     stats.unreadable.add(str(record))
                     continue
-                if (source.start and record.time < source.start) or (
-                    source.end and record.time > source.end
-                ):
+                if (start and record.time < start) or (source.end and record.time > source.end):
                     continue
                 if record.output is None:
                     continue
