@@ -28,8 +28,10 @@ system-deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
+# Two processes: most tests wait on servers and workers, so two share the 2 cores of CI well
+# (9m50s → 7m20s here); a test file stays in one process, so its fixtures are made once.
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 # Benchmarks and the soak run (not part of `make test`): under 10 minutes, loopback only;
 # see docs/benchmarks.md and docs/reliability.md.
