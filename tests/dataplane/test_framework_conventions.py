@@ -186,3 +186,15 @@ def test_a_submit_directory_that_is_neither_url_nor_model_path_is_refused(models
     # The path the SDK writes when it repacks code into model.tar.gz works as is.
     repacked = models.model(environment={"SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})
     assert models.invoke(models.endpoint(repacked), [2])[0] == [4.0]
+
+
+def test_a_model_file_whose_framework_is_missing_says_how_to_get_it(models: Models) -> None:
+    name = f"m-{uuid.uuid4().hex[:10]}"
+    models.s3.put_object(Bucket="models", Key=f"{name}/model.tar.gz",
+                         Body=_tar_gz({"xgboost-model": b"not really a booster"}))  # fmt: skip
+    models.sagemaker.create_model(ModelName=name, PrimaryContainer={
+        "Image": "xgboost", "ModelDataUrl": f"s3://models/{name}/model.tar.gz"})  # fmt: skip
+    endpoint = models.endpoint(name, wait=False)
+    reason = wait_until(lambda: _failed(models, endpoint), timeout=60)["FailureReason"]
+    assert "xgboost-model is an XGBoost model, but xgboost is not installed" in reason
+    assert "code/requirements.txt, or pip install xgboost" in reason

@@ -98,14 +98,16 @@ def _too_large(size: int) -> InvokeError:
 
 def success(response: InvokeResponse) -> Response:
     # The model's Content-Type goes out verbatim (Starlette would add a charset to text/*).
-    headers = {
-        "Content-Type": response.content_type,
-        "x-Amzn-Invoked-Production-Variant": response.invoked_variant,
-        "x-amzn-RequestId": random_uuid(),
-    }
-    if response.custom_attributes:
-        headers["X-Amzn-SageMaker-Custom-Attributes"] = response.custom_attributes
+    headers = _answered(response.invoked_variant, response.custom_attributes)
+    headers["Content-Type"] = response.content_type
     return Response(response.body, 200, headers)
+
+
+def _answered(variant: str, custom_attributes: str | None) -> dict[str, str]:
+    headers = {"x-Amzn-Invoked-Production-Variant": variant, "x-amzn-RequestId": random_uuid()}
+    if custom_attributes:
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
+    return headers
 
 
 def stream_success(stream: InvokeStream) -> Response:
@@ -121,13 +123,8 @@ def stream_success(stream: InvokeStream) -> Response:
             fields = {"Message": error.message, "ErrorCode": str(error.extra.get("ErrorCode"))}
             yield eventstream.exception(error.code, fields)
 
-    headers = {
-        "X-Amzn-SageMaker-Content-Type": stream.content_type,
-        "x-Amzn-Invoked-Production-Variant": stream.invoked_variant,
-        "x-amzn-RequestId": random_uuid(),
-    }
-    if stream.custom_attributes:
-        headers["X-Amzn-SageMaker-Custom-Attributes"] = stream.custom_attributes
+    headers = _answered(stream.invoked_variant, stream.custom_attributes)
+    headers["X-Amzn-SageMaker-Content-Type"] = stream.content_type
     return StreamingResponse(events(), 200, headers, media_type=EVENT_STREAM)
 
 

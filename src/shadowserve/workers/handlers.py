@@ -10,6 +10,7 @@ default ``model_fn`` loads a scikit-learn, XGBoost or TorchScript model file.
 from __future__ import annotations
 
 import csv
+import importlib
 import importlib.util
 import io
 import itertools
@@ -127,14 +128,19 @@ def _load_pickle(path: Path) -> Any:
         return pickle.load(handle)
 
 
-def _load_xgboost(path: Path) -> Any:
+def _framework(name: str, path: Path, kind: str) -> Any:
+    """The framework a model file needs, or a load error saying how to get it."""
     try:
-        import xgboost  # noqa: PLC0415
+        return importlib.import_module(name)
     except ImportError as exc:
         raise ModelLoadError(
-            f"{path.name} is an XGBoost model, but xgboost is not installed: add it to "
-            "code/requirements.txt, or pip install xgboost where shadowserve runs."
+            f"{path.name} is {kind} model, but {name} is not installed: add it to "
+            f"code/requirements.txt, or pip install {name} where shadowserve runs."
         ) from exc
+
+
+def _load_xgboost(path: Path) -> Any:
+    xgboost = _framework("xgboost", path, "an XGBoost")
     booster = xgboost.Booster()
     try:
         booster.load_model(str(path))
@@ -144,13 +150,7 @@ def _load_xgboost(path: Path) -> Any:
 
 
 def _load_torchscript(path: Path) -> Any:
-    try:
-        import torch  # noqa: PLC0415
-    except ImportError as exc:
-        raise ModelLoadError(
-            f"{path.name} is a PyTorch model, but torch is not installed: add it to "
-            "code/requirements.txt, or pip install torch where shadowserve runs."
-        ) from exc
+    torch = _framework("torch", path, "a PyTorch")
     module = torch.jit.load(str(path), map_location="cpu")
     module.eval()
     return _TorchModel(module)
