@@ -43,6 +43,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 serve: $(STAMP)
 	$(BIN)/shadowserve serve

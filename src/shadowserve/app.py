@@ -19,8 +19,6 @@ from shadowserve.capture.writer import CaptureLimits, CaptureWriter
 from shadowserve.cloudcontrol.worker import RequestWorker
 from shadowserve.comparison.settings import CompareSettings
 from shadowserve.config import Settings
-from shadowserve.dataplane.event_log import EventLog
-from shadowserve.dataplane.events import EventBus
 from shadowserve.dataplane.invoke import Invoker
 from shadowserve.dataplane.noise_probes import NoiseProbes
 from shadowserve.dataplane.routing import RoutingTable
@@ -28,6 +26,8 @@ from shadowserve.dataplane.shadow import ShadowDispatcher
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.clock import Clock, SystemClock
 from shadowserve.domain.resources import EndpointStatus
+from shadowserve.events.invocations import EventBus
+from shadowserve.events.log import EventLog
 from shadowserve.http.api import ApiDependencies
 from shadowserve.http.app import Mounted, build_http_app
 from shadowserve.logs.store import LogStore

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shadowserve.store.sql import sqlite_url
+
+def sqlite_url(data_dir: Path) -> str:
+    """The default database: SQLite in the data dir."""
+    return f"sqlite:///{data_dir / 'shadowserve.db'}"
 
 
 @dataclass(frozen=True)

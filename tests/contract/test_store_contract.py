@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
+from shadowserve.config import sqlite_url
 from shadowserve.domain.arns import ResourceKind, Scope
 from shadowserve.domain.errors import StaleWrite
 from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError, Store
 from shadowserve.store.memory import MemoryStore
-from shadowserve.store.sql import SqlStore, metadata, sqlite_url
+from shadowserve.store.sql import SqlStore, metadata
 from tests.postgres import postgres_server
 
 EAST = Scope("123456789012", "us-east-1")

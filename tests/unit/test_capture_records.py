@@ -7,9 +7,9 @@ import re
 from datetime import UTC, datetime
 
 from shadowserve.capture.records import encoding_for, object_location, record_for
-from shadowserve.dataplane.events import InvocationEvent, Role
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.resources import CaptureContentTypeHeader, DataCaptureConfig
+from shadowserve.events.invocations import InvocationEvent, Role
 from tests.capture_reader import read_capture_file
 
 HEADER = CaptureContentTypeHeader(

@@ -1,6 +1,6 @@
 import uuid
 
-from shadowserve.dataplane.ids import random_uuid
+from shadowserve.events.ids import random_uuid
 
 
 def test_random_uuids_are_distinct_rfc4122_version_4() -> None:

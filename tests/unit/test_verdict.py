@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shadowserve.comparison.settings import CompareMode, CompareSettings
-from shadowserve.dataplane.events import InvocationEvent, RepeatAnswer, Role
 from shadowserve.domain.arns import Scope
+from shadowserve.events.invocations import InvocationEvent, RepeatAnswer, Role
 from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
 from shadowserve.metrics.report import build_report
 from shadowserve.metrics.verdict import Thresholds

@@ -20,8 +20,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from shadowserve.dataplane.events import InvocationEvent
 from shadowserve.domain.resources import CaptureContentTypeHeader, DataCaptureConfig
+from shadowserve.events.invocations import InvocationEvent
 from shadowserve.objectstore import S3Location
 
 CSV, JSON, BASE64 = "CSV", "JSON", "BASE64"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shadowserve.capture.records import object_location, record_for
-from shadowserve.dataplane.consumer import QueuedConsumer
-from shadowserve.dataplane.events import InvocationEvent
+from shadowserve.events.consumer import QueuedConsumer
+from shadowserve.events.invocations import InvocationEvent
 from shadowserve.metrics.capture import CaptureCounters
 from shadowserve.objectstore import ObjectStore, ObjectStoreError, S3Location
 

@@ -9,8 +9,6 @@ from dataclasses import dataclass, replace
 import aiohttp
 
 from shadowserve.dataplane import errors
-from shadowserve.dataplane.events import ErrorKind, EventBus, Role
-from shadowserve.dataplane.ids import random_uuid
 from shadowserve.dataplane.legs import Leg, leg_event
 from shadowserve.dataplane.model_client import (
     ModelAnswer,
@@ -25,6 +23,8 @@ from shadowserve.dataplane.shadow import ShadowDispatcher, ShadowJob
 from shadowserve.domain.arns import Scope, endpoint_log_group, log_group_arn
 from shadowserve.domain.redaction import redact
 from shadowserve.domain.resources import EndpointStatus
+from shadowserve.events.ids import random_uuid
+from shadowserve.events.invocations import ErrorKind, EventBus, Role
 
 CONTAINER = "primary"  # SageMaker's name for a single-container endpoint's container
 

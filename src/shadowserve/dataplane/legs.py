@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shadowserve.dataplane.events import InvocationEvent, Role
 from shadowserve.dataplane.model_client import ModelAnswer, ModelCall
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.resources import DataCaptureConfig
+from shadowserve.events.invocations import InvocationEvent, Role
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from shadowserve.dataplane.events import ErrorKind
 from shadowserve.dataplane.upstream import Upstream
+from shadowserve.events.invocations import ErrorKind
 
 # The worker refused or dropped the connection before answering: it died, or a kept-alive
 # connection went stale. Another worker may take the call.

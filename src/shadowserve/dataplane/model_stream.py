@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from shadowserve.dataplane.events import ErrorKind
 from shadowserve.dataplane.model_client import UNREACHED, ModelAnswer, ModelCall, model_headers
 from shadowserve.dataplane.upstream import Upstream
+from shadowserve.events.invocations import ErrorKind
 
 
 @dataclass(frozen=True)

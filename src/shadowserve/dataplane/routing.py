@@ -10,16 +10,16 @@ import random
 import threading
 from dataclasses import dataclass
 
+from shadowserve.dataplane.upstream import Upstream
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.resources import DataCaptureConfig
-from shadowserve.workers.pool import VariantPool
 
 
 @dataclass(frozen=True)
 class VariantRoute:
     name: str
     weight: float
-    pool: VariantPool
+    pool: Upstream
 
 
 @dataclass(frozen=True)

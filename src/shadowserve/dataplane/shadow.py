@@ -12,10 +12,10 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import aiohttp
 
-from shadowserve.dataplane.events import ErrorKind, EventBus, InvocationEvent, RepeatAnswer
 from shadowserve.dataplane.legs import Leg, leg_event
 from shadowserve.dataplane.model_client import (
     ModelAnswer,
@@ -25,9 +25,21 @@ from shadowserve.dataplane.model_client import (
 )
 from shadowserve.dataplane.noise_probes import NoiseProbes
 from shadowserve.dataplane.routing import ShadowRoute
-from shadowserve.metrics.shadow import ShadowCounters
+from shadowserve.events.invocations import ErrorKind, EventBus, InvocationEvent, RepeatAnswer
 
 log = logging.getLogger(__name__)
+
+
+class ShadowCounts(Protocol):
+    """What the dispatcher counts: its port, kept for Prometheus by metrics/shadow.py."""
+
+    def sampled(self, endpoint: str, variant: str) -> None: ...
+
+    def dropped(self, endpoint: str, variant: str) -> None: ...
+
+    def probed(self, endpoint: str, variant: str) -> None: ...
+
+    def finished(self, endpoint: str, variant: str, answer: ModelAnswer) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -42,7 +54,7 @@ class ShadowDispatcher:
     def __init__(
         self,
         bus: EventBus,
-        counters: ShadowCounters,
+        counters: ShadowCounts,
         concurrency: int = 32,
         queue_size: int = 1000,
         timeout: float = 60.0,

@@ -16,7 +16,7 @@ from shadowserve.comparison.aggregate import OutputAggregate
 from shadowserve.comparison.bins import Counts, log_ratio_bin
 from shadowserve.comparison.outputs import ParsedOutput, parse_output
 from shadowserve.comparison.settings import CompareSettings
-from shadowserve.dataplane.events import ErrorKind, InvocationEvent
+from shadowserve.events.invocations import ErrorKind, InvocationEvent
 from shadowserve.metrics.histogram import LogHistogram, Moments
 
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shadowserve.comparison.settings import CompareSettings
-from shadowserve.dataplane.consumer import QueuedConsumer
-from shadowserve.dataplane.events import ErrorKind, InvocationEvent, Role
 from shadowserve.domain.arns import Scope
+from shadowserve.events.consumer import QueuedConsumer
+from shadowserve.events.invocations import ErrorKind, InvocationEvent, Role
 from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
 from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.store.base import AggregateKey, Store

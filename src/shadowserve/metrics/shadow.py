@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
-from shadowserve.dataplane.events import ErrorKind
 from shadowserve.dataplane.model_client import ModelAnswer
+from shadowserve.events.invocations import ErrorKind
 
 
 class ShadowCounters:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from shadowserve.dataplane.events import ErrorKind, InvocationEvent
+from shadowserve.events.invocations import ErrorKind, InvocationEvent
 
 LABELS = ["endpoint", "variant", "role", "experiment"]
 # Microseconds: 100 µs … 60 s.

@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from shadowserve.dataplane.errors import InvokeError, validation_error
-from shadowserve.dataplane.ids import random_uuid
 from shadowserve.dataplane.invoke import InvokeRequest, InvokeResponse, InvokeStream
 from shadowserve.dataplane.model_client import ModelCall
+from shadowserve.events.ids import random_uuid
 from shadowserve.protocol import awsjson, eventstream
 from shadowserve.protocol.awsjson_service import load_service_model
 from shadowserve.protocol.bodies import BodyTooLarge, read_limited

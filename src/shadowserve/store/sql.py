@@ -7,7 +7,6 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -70,10 +69,6 @@ aggregates = Table(
     Column("start", Integer, primary_key=True),
     Column("body", Text, nullable=False),
 )
-
-
-def sqlite_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / 'shadowserve.db'}"
 
 
 class SqlStore:

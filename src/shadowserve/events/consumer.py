@@ -6,7 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from shadowserve.dataplane.events import InvocationEvent
+from shadowserve.events.invocations import InvocationEvent
 
 _STOP = object()
 

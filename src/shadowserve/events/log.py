@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from shadowserve.dataplane.consumer import QueuedConsumer
-from shadowserve.dataplane.events import InvocationEvent
+from shadowserve.events.consumer import QueuedConsumer
+from shadowserve.events.invocations import InvocationEvent
 
 
 class EventLog(QueuedConsumer):

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from shadowserve.dataplane.ids import random_uuid
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.resources import DataCaptureConfig
+from shadowserve.events.ids import random_uuid
 
 log = logging.getLogger(__name__)
 
