@@ -78,13 +78,12 @@ async def call_model(
     # a timeout is never retried.
     tried: frozenset[str] = frozenset()
     for _ in range(len(pool.workers) or 1):
-        url = pool.pick(exclude=tried)
+        url = pool.lease(exclude=tried)
         if url is None:
             if tried:
                 break  # every healthy worker was tried
             return ModelAnswer(0, b"", None, None, 0, ErrorKind.NO_INSTANCE)
         tried |= {url}
-        pool.in_flight += 1
         try:
             async with client.post(
                 f"{url}/invocations", data=call.body, headers=headers, timeout=limit
@@ -99,7 +98,7 @@ async def call_model(
         except (aiohttp.ClientError, OSError):
             return _failed(started, ErrorKind.CONNECTION)
         finally:
-            pool.in_flight -= 1
+            pool.release()
     return _failed(started, ErrorKind.CONNECTION)
 
 

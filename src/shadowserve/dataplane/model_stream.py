@@ -39,13 +39,12 @@ async def stream_model(
     limit = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
     tried: frozenset[str] = frozenset()
     for _ in range(len(pool.workers) or 1):
-        url = pool.pick(exclude=tried)
+        url = pool.lease(exclude=tried)
         if url is None:
             kind = ErrorKind.CONNECTION if tried else ErrorKind.NO_INSTANCE
             yield _failed(started, kind, 0)
             return
         tried |= {url}
-        pool.in_flight += 1
         try:
             try:
                 response = await client.post(
@@ -66,7 +65,7 @@ async def stream_model(
                     yield item
             return
         finally:
-            pool.in_flight -= 1
+            pool.release()
     yield _failed(started, ErrorKind.CONNECTION, 0)
 
 

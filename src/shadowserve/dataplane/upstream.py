@@ -9,14 +9,15 @@ from typing import Protocol
 
 
 class Upstream(Protocol):
-    in_flight: int  # calls under way: a pool is drained only once this is 0
-
     @property
     def workers(self) -> Sized: ...
 
-    def pick(self, exclude: frozenset[str] = frozenset()) -> str | None:
-        """A healthy worker's URL, skipping those in ``exclude``; None if there is none."""
+    def lease(self, exclude: frozenset[str] = frozenset()) -> str | None:
+        """A healthy worker's URL for one call, skipping those in ``exclude``; None if there
+        is none. Every lease is ended by ``release`` (the pool drains only when none is out)."""
         ...
+
+    def release(self) -> None: ...
 
     def mark_down(self, url: str) -> None:
         """Stop routing to a worker that refused a connection, until it answers /ping."""

@@ -31,6 +31,16 @@ class VariantPool:
             return None
         return urls[next(self._cycle) % len(urls)]
 
+    def lease(self, exclude: frozenset[str] = frozenset()) -> str | None:
+        """A worker for one call (``pick``), counted in flight until ``release``."""
+        url = self.pick(exclude)
+        if url is not None:
+            self.in_flight += 1
+        return url
+
+    def release(self) -> None:
+        self.in_flight -= 1
+
     def mark_down(self, url: str) -> None:
         """Stop routing to a worker that refused a connection, until a /ping says otherwise."""
         self.healthy_urls = tuple(u for u in self.healthy_urls if u != url)
