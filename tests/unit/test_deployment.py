@@ -6,9 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shadowserve.domain.deployment import check_stop_request, outcome_config, shadow_variants
 from shadowserve.domain.errors import InvalidInput
 from shadowserve.domain.experiment import InferenceExperiment, StopRequest
+from shadowserve.domain.experiment_configs import (
+    check_stop_request,
+    outcome_config,
+    shadow_variants,
+)
 from shadowserve.domain.resources import EndpointConfig
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -21,6 +21,8 @@ from shadowserve.cli.report import fetch_report, print_report, recompute_report
 from shadowserve.config import Settings
 from shadowserve.http.protocol import BoundedHttpToolsProtocol
 
+DEFAULTS = Settings()  # every option's default is the setting's own: stated once, there
+
 
 @click.group()
 @click.version_option(package_name="shadowserve")
@@ -29,15 +31,18 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="SHADOWSERVE_HOST")
-@click.option("--port", default=8080, show_default=True, type=int, envvar="SHADOWSERVE_PORT")
+@click.option("--host", default=DEFAULTS.host, show_default=True, envvar="SHADOWSERVE_HOST")
+@click.option(
+    "--port", default=DEFAULTS.port, show_default=True, type=int, envvar="SHADOWSERVE_PORT"
+)
 @click.option(
     "--data-dir",
-    default=".shadowserve",
+    default=DEFAULTS.data_dir,
     show_default=True,
     type=click.Path(path_type=Path, file_okay=False),
     envvar="SHADOWSERVE_DATA_DIR",
-    help="Where the SQLite database (and later captures and models) live.",
+    help="Where the SQLite database, unpacked models, endpoint logs and the local object "
+    "store live.",
 )
 @click.option(
     "--db",
@@ -49,20 +54,21 @@ def cli() -> None:
 )
 @click.option(
     "--account-id",
-    default="123456789012",
+    default=DEFAULTS.account_id,
     show_default=True,
     envvar="SHADOWSERVE_ACCOUNT_ID",
     help="The account id put into ARNs.",
 )
 @click.option(
     "--reconcile-interval",
-    default=1.0,
+    default=DEFAULTS.reconcile_interval,
     show_default=True,
     type=float,
     envvar="SHADOWSERVE_RECONCILE_INTERVAL",
     help="Seconds between reconciler passes (status moves, schedules).",
 )
-@click.option("--log-level", default="info", show_default=True, envvar="SHADOWSERVE_LOG_LEVEL")
+@click.option("--log-level", default=DEFAULTS.log_level, show_default=True,
+              envvar="SHADOWSERVE_LOG_LEVEL")  # fmt: skip
 @click.option(
     "--s3-endpoint-url",
     default=None,
@@ -72,7 +78,7 @@ def cli() -> None:
 )
 @click.option(
     "--max-model-bytes",
-    default=20 * 1024**3,
+    default=DEFAULTS.max_model_bytes,
     show_default=True,
     type=int,
     envvar="SHADOWSERVE_MAX_MODEL_BYTES",
@@ -80,7 +86,7 @@ def cli() -> None:
 )
 @click.option(
     "--model-timeout",
-    default=60.0,
+    default=DEFAULTS.model_timeout,
     show_default=True,
     type=float,
     envvar="SHADOWSERVE_MODEL_TIMEOUT",
@@ -88,7 +94,7 @@ def cli() -> None:
 )
 @click.option(
     "--shadow-timeout",
-    default=60.0,
+    default=DEFAULTS.shadow_timeout,
     show_default=True,
     type=float,
     envvar="SHADOWSERVE_SHADOW_TIMEOUT",
@@ -96,7 +102,7 @@ def cli() -> None:
 )
 @click.option(
     "--shadow-concurrency",
-    default=32,
+    default=DEFAULTS.shadow_concurrency,
     show_default=True,
     type=int,
     envvar="SHADOWSERVE_SHADOW_CONCURRENCY",
@@ -104,7 +110,7 @@ def cli() -> None:
 )
 @click.option(
     "--shadow-queue-size",
-    default=1000,
+    default=DEFAULTS.shadow_queue_size,
     show_default=True,
     type=int,
     envvar="SHADOWSERVE_SHADOW_QUEUE_SIZE",
@@ -119,7 +125,7 @@ def cli() -> None:
 )
 @click.option(
     "--capture-flush-seconds",
-    default=10.0,
+    default=DEFAULTS.capture_flush_seconds,
     show_default=True,
     type=float,
     envvar="SHADOWSERVE_CAPTURE_FLUSH_SECONDS",
@@ -127,7 +133,7 @@ def cli() -> None:
 )
 @click.option(
     "--capture-max-buffered-records",
-    default=20_000,
+    default=DEFAULTS.capture_max_buffered_records,
     show_default=True,
     type=int,
     envvar="SHADOWSERVE_CAPTURE_MAX_BUFFERED_RECORDS",
@@ -135,7 +141,7 @@ def cli() -> None:
 )
 @click.option(
     "--output-tolerance",
-    default=1e-6,
+    default=DEFAULTS.output_tolerance,
     show_default=True,
     type=float,
     envvar="SHADOWSERVE_OUTPUT_TOLERANCE",
@@ -143,7 +149,7 @@ def cli() -> None:
 )
 @click.option(
     "--noise-probe-percentage",
-    default=5.0,
+    default=DEFAULTS.noise_probe_percentage,
     show_default=True,
     type=click.FloatRange(0, 100),
     envvar="SHADOWSERVE_NOISE_PROBE_PERCENTAGE",
@@ -153,7 +159,7 @@ def cli() -> None:
 @click.option(
     "--auth",
     type=click.Choice(["none", "sigv4"]),
-    default="none",
+    default=DEFAULTS.auth,
     show_default=True,
     envvar="SHADOWSERVE_AUTH",
     help="none: any credentials are accepted (local use). sigv4: every request must be "
@@ -166,63 +172,22 @@ def cli() -> None:
     envvar="SHADOWSERVE_CREDENTIALS_FILE",
     help="Keys for --auth sigv4, in AWS's shared-credentials format with aws_account_id.",
 )
-def serve(
-    host: str,
-    port: int,
-    data_dir: Path,
-    db_url: str | None,
-    account_id: str,
-    reconcile_interval: float,
-    log_level: str,
-    s3_endpoint_url: str | None,
-    max_model_bytes: int,
-    model_timeout: float,
-    shadow_timeout: float,
-    shadow_concurrency: int,
-    shadow_queue_size: int,
-    event_log: Path | None,
-    capture_flush_seconds: float,
-    capture_max_buffered_records: int,
-    output_tolerance: float,
-    noise_probe_percentage: float,
-    auth: str,
-    credentials_file: Path | None,
-) -> None:
+def serve(**options: Any) -> None:
     """Run the server: SageMaker's API and SageMaker Runtime's InvokeEndpoint on one port."""
-    if auth == "sigv4":
-        if credentials_file is None:
+    settings = Settings(**options)
+    if settings.auth == "sigv4":
+        if settings.credentials_file is None:
             raise click.UsageError("--auth sigv4 needs --credentials-file")
         try:
-            load_keys(credentials_file)
+            load_keys(settings.credentials_file)
         except CredentialsFileError as exc:
             raise click.BadParameter(str(exc), param_hint="--credentials-file") from exc
-    settings = Settings(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        db_url=db_url,
-        account_id=account_id,
-        reconcile_interval=reconcile_interval,
-        log_level=log_level,
-        s3_endpoint_url=s3_endpoint_url,
-        max_model_bytes=max_model_bytes,
-        model_timeout=model_timeout,
-        shadow_timeout=shadow_timeout,
-        shadow_concurrency=shadow_concurrency,
-        shadow_queue_size=shadow_queue_size,
-        event_log=event_log,
-        capture_flush_seconds=capture_flush_seconds,
-        capture_max_buffered_records=capture_max_buffered_records,
-        output_tolerance=output_tolerance,
-        noise_probe_percentage=noise_probe_percentage,
-        auth=auth,
-        credentials_file=credentials_file,
-    )
     logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if auth == "none" and not is_loopback(host):
-        _warn_open(host)
+    if settings.auth == "none" and not is_loopback(settings.host):
+        _warn_open(settings.host)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per health check is noise
     try:
         application = build_application(settings)
@@ -231,7 +196,8 @@ def serve(
     _exit_quietly_after_shutdown()
     # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes in-flight requests,
     # then runs our lifespan shutdown (reconciler stop, store close).
-    uvicorn.run(application.http, host=host, port=port, log_level=log_level, access_log=False,
+    uvicorn.run(application.http, host=settings.host, port=settings.port,
+                log_level=settings.log_level, access_log=False,
                 http=BoundedHttpToolsProtocol)  # fmt: skip
 
 

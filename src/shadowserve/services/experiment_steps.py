@@ -10,18 +10,18 @@ import uuid
 from datetime import datetime
 
 from shadowserve.domain.arns import ResourceKind, resource_arn
-from shadowserve.domain.deployment import (
-    end_of_schedule_stop,
-    mark_stopped,
-    mark_stopping,
-    outcome_config,
-    shadow_variants,
-)
 from shadowserve.domain.experiment import (
     ExperimentStatus,
     InferenceExperiment,
     StopRequest,
     VariantStatus,
+)
+from shadowserve.domain.experiment_configs import (
+    end_of_schedule_stop,
+    mark_stopped,
+    mark_stopping,
+    outcome_config,
+    shadow_variants,
 )
 from shadowserve.domain.resources import Endpoint, EndpointConfig, EndpointStatus
 from shadowserve.services.endpoint_configs import get_endpoint_config

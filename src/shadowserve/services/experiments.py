@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shadowserve.domain import lifecycle
+from shadowserve.domain import experiment_lifecycle
 from shadowserve.domain.arns import ResourceKind, Scope, resource_arn
-from shadowserve.domain.deployment import check_stop_request, mark_stopped, mark_stopping
 from shadowserve.domain.errors import InvalidInput, ResourceInUse, ResourceNotFound
 from shadowserve.domain.experiment import (
     DataStorageConfig,
@@ -23,6 +22,7 @@ from shadowserve.domain.experiment import (
     VariantAction,
     VariantStatus,
 )
+from shadowserve.domain.experiment_configs import check_stop_request, mark_stopped, mark_stopping
 from shadowserve.domain.resources import Endpoint, EndpointStatus
 from shadowserve.domain.shapes import Shape
 from shadowserve.services.context import ControlPlane
@@ -85,14 +85,14 @@ def create_inference_experiment(
     plane: ControlPlane, scope: Scope, request: CreateInferenceExperimentInput
 ) -> InferenceExperiment:
     now = plane.clock.now()
-    lifecycle.check_variant_roles(request.model_variants, request.shadow_mode_config)
+    experiment_lifecycle.check_variant_roles(request.model_variants, request.shadow_mode_config)
     fields = request.model_dump(exclude={"tags", "schedule"}, exclude_none=True)
     experiment = InferenceExperiment.model_validate(
         {
             **fields,
             "arn": resource_arn(scope, ResourceKind.INFERENCE_EXPERIMENT, request.name),
             "status": S.CREATING,
-            "schedule": lifecycle.settle_schedule(request.schedule, now),
+            "schedule": experiment_lifecycle.settle_schedule(request.schedule, now),
             "creation_time": now,
             "last_modified_time": now,
         }
@@ -193,14 +193,16 @@ def update_inference_experiment(
     def work(repo: Repository) -> InferenceExperiment:
         found = find_experiment(repo, request.name)
         experiment = found.value
-        lifecycle.ensure_allowed("update", experiment)
+        experiment_lifecycle.ensure_allowed("update", experiment)
         now = plane.clock.now()
         if experiment.status == S.RUNNING:
             _update_running(experiment, request)
         else:
             _update_created(repo, experiment, request)
         if request.schedule is not None:
-            experiment.schedule = lifecycle.schedule_for_update(experiment, request.schedule, now)
+            experiment.schedule = experiment_lifecycle.schedule_for_update(
+                experiment, request.schedule, now
+            )
         if request.description is not None:
             experiment.description = request.description
         experiment.progress.status_after_update = experiment.status
@@ -238,7 +240,7 @@ def _update_running(
             "The variants of a Running inference experiment cannot be changed; only the "
             "SamplingPercentage of its shadow variant can."
         )
-    lifecycle.check_variant_roles(experiment.model_variants, new_mode)
+    experiment_lifecycle.check_variant_roles(experiment.model_variants, new_mode)
     experiment.shadow_mode_config = new_mode
 
 
@@ -247,7 +249,7 @@ def _update_created(
 ) -> None:
     variants = request.model_variants or experiment.model_variants
     mode = request.shadow_mode_config or experiment.shadow_mode_config
-    lifecycle.check_variant_roles(variants, mode)
+    experiment_lifecycle.check_variant_roles(variants, mode)
     experiment.model_variants = variants
     experiment.shadow_mode_config = mode
     experiment.set_variant_statuses(VariantStatus.IN_SERVICE, VariantStatus.CREATING)
@@ -263,9 +265,11 @@ def start_inference_experiment(plane: ControlPlane, scope: Scope, name: str) -> 
     def work(repo: Repository) -> InferenceExperiment:
         found = find_experiment(repo, name)
         experiment = found.value
-        lifecycle.ensure_allowed("start", experiment)
+        experiment_lifecycle.ensure_allowed("start", experiment)
         now = plane.clock.now()
-        experiment.schedule = lifecycle.schedule_for_early_start(experiment.schedule, now)
+        experiment.schedule = experiment_lifecycle.schedule_for_early_start(
+            experiment.schedule, now
+        )
         experiment.status = S.STARTING
         experiment.last_modified_time = now
         repo.save(found)
@@ -289,7 +293,7 @@ def stop_inference_experiment(
     def work(repo: Repository) -> InferenceExperiment:
         found = find_experiment(repo, request.name)
         experiment = found.value
-        lifecycle.ensure_allowed("stop", experiment)
+        experiment_lifecycle.ensure_allowed("stop", experiment)
         check_stop_request(experiment, stop)
         now = plane.clock.now()
         experiment.last_modified_time = now
@@ -314,7 +318,7 @@ def delete_inference_experiment(
 ) -> InferenceExperiment:
     def work(repo: Repository) -> InferenceExperiment:
         found = find_experiment(repo, name)
-        lifecycle.ensure_allowed("delete", found.value)
+        experiment_lifecycle.ensure_allowed("delete", found.value)
         repo.remove(found)
         repo.tx.delete_tags(found.value.arn)
         return found.value

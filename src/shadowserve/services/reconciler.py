@@ -133,7 +133,7 @@ def _deployment(repo: Repository, endpoint: Endpoint) -> Deployment | None:
         model = repo.find(Model, model_name)
         if model is not None:
             models[model_name] = model.value
-    experiment = _running_experiment(repo, endpoint)
+    experiment = _active_experiment(repo, endpoint)
     redaction: frozenset[str] = frozenset()
     if experiment is not None:
         tags = dict(repo.tx.tags(experiment.arn))
@@ -142,7 +142,7 @@ def _deployment(repo: Repository, endpoint: Endpoint) -> Deployment | None:
     return Deployment(repo.scope, endpoint, config, models, experiment, redaction)
 
 
-def _running_experiment(repo: Repository, endpoint: Endpoint) -> InferenceExperiment | None:
+def _active_experiment(repo: Repository, endpoint: Endpoint) -> InferenceExperiment | None:
     for loaded in repo.all(InferenceExperiment):
         experiment = loaded.value
         if experiment.endpoint_name.lower() == endpoint.endpoint_name.lower() and (

@@ -19,7 +19,7 @@ class MemoryState:
     def __init__(self) -> None:
         self.documents: dict[_Key, Document] = {}
         self.tags: dict[str, dict[str, str]] = {}
-        self.minutes: dict[AggregateKey, dict[str, Any]] = {}
+        self.aggregates: dict[AggregateKey, dict[str, Any]] = {}
 
 
 class MemoryStore:
@@ -85,11 +85,11 @@ class MemoryTransaction:
             self._s.tags.get(arn, {}).pop(key, None)
 
     def get_aggregate(self, key: AggregateKey) -> dict[str, Any] | None:
-        found = self._s.minutes.get(key)
+        found = self._s.aggregates.get(key)
         return copy.deepcopy(found) if found is not None else None
 
     def put_aggregate(self, key: AggregateKey, body: dict[str, Any]) -> None:
-        self._s.minutes[key] = copy.deepcopy(body)
+        self._s.aggregates[key] = copy.deepcopy(body)
 
     def find_aggregates(
         self,
@@ -103,7 +103,7 @@ class MemoryTransaction:
         return sorted(
             (
                 (key, copy.deepcopy(body))
-                for key, body in self._s.minutes.items()
+                for key, body in self._s.aggregates.items()
                 if key.kind == kind
                 and key.scope == scope
                 and (endpoint is None or key.endpoint == endpoint)

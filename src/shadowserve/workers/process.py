@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -52,7 +52,6 @@ class Worker:
     restarts: int = 0
     next_start: float = 0.0
     healthy_since: float | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
     _pump: threading.Thread | None = None
 
     def start(self) -> None:
