@@ -206,6 +206,18 @@ def test_invoke_endpoint_and_cloud_control_are_signed_too(secured: ServerProcess
             TypeName="AWS::SageMaker::Endpoint"
         )
     assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+    # In Cloud Control's own wire (awsJson 1.0), as every other error of that service.
+    unsigned = httpx.post(secured.url + "/", content=b"{}", headers={
+        "X-Amz-Target": "CloudApiService.ListResources",
+        "Content-Type": "application/x-amz-json-1.0"})  # fmt: skip
+    assert unsigned.status_code == 403
+    assert unsigned.headers["content-type"] == "application/x-amz-json-1.0"
+    assert unsigned.json()["__type"].endswith("#MissingAuthenticationTokenException")
+    # CloudWatch's, as older botocore speaks it (awsQuery): an XML error document.
+    query = httpx.post(secured.url + "/", content=b"Action=ListMetrics&Version=2010-08-01",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert query.status_code == 403
+    assert "<Code>MissingAuthenticationTokenException</Code>" in query.text
 
 
 def test_the_aws_cli_signs_with_its_configured_key(secured: ServerProcess) -> None:

@@ -19,21 +19,19 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from shadowserve.auth.credentials import AccessKey
+from shadowserve.domain.errors import CodedError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
 DEFAULT_MAX_SKEW = timedelta(minutes=5)  # what AWS allows between the signer's clock and its own
 
 
-@dataclass(frozen=True)
-class AuthError(Exception):
-    code: str
-    message: str
-    status: int = 400
+class AuthError(CodedError):
+    """The request's signature does not pass; the code is AWS's (each wire maps it)."""
 
 
 def missing_token() -> AuthError:
-    return AuthError("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
+    return AuthError("MissingAuthenticationTokenException", "Missing Authentication Token")
 
 
 def unrecognized_client() -> AuthError:

@@ -1,4 +1,5 @@
-"""Errors of SageMaker Runtime's InvokeEndpoint, as the data plane raises them."""
+"""Errors of SageMaker Runtime's InvokeEndpoint, as the data plane raises them: a code and
+words; their HTTP statuses are the runtime wire's (protocol/runtime_api.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from dataclasses import dataclass, field
 @dataclass
 class InvokeError(Exception):
     code: str
-    status: int
     message: str
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -17,22 +17,22 @@ class InvokeError(Exception):
 
 
 def validation_error(message: str) -> InvokeError:
-    return InvokeError("ValidationError", 400, message)
+    return InvokeError("ValidationError", message)
 
 
 def model_not_ready(message: str) -> InvokeError:
-    return InvokeError("ModelNotReadyException", 429, message)
+    return InvokeError("ModelNotReadyException", message)
 
 
 def service_unavailable(message: str) -> InvokeError:
-    return InvokeError("ServiceUnavailable", 503, message)
+    return InvokeError("ServiceUnavailable", message)
 
 
 def model_stream_error(message: str, timed_out: bool) -> InvokeError:
     """A failure after the stream began, sent as the stream's last event, with SageMaker's
     error codes: ModelInvocationTimeExceeded or StreamBroken."""
     code = "ModelInvocationTimeExceeded" if timed_out else "StreamBroken"
-    return InvokeError("ModelStreamError", 424, message, {"ErrorCode": code})
+    return InvokeError("ModelStreamError", message, {"ErrorCode": code})
 
 
 def model_error(
@@ -41,7 +41,6 @@ def model_error(
     kind = "CLIENT_ERROR_FROM_MODEL" if 400 <= status < 500 else "SERVER_ERROR_FROM_MODEL"
     return InvokeError(
         "ModelError",
-        424,
         message,
         {
             "ErrorCode": kind,

@@ -1,4 +1,7 @@
-"""Domain errors. Protocol adapters map each class to an AWS error code in one table."""
+"""Domain errors: what went wrong, in words for the caller. None carries an HTTP status:
+each wire format's adapter maps them, in one table (protocol/errors.py for the AWS JSON and
+query wires, protocol/runtime_api.py for SageMaker Runtime, http/api.py for the dashboard's
+JSON)."""
 
 from __future__ import annotations
 
@@ -40,26 +43,23 @@ class ResourceLimitExceeded(DomainError):
 
 
 class CodedError(DomainError):
-    """An error that already knows the AWS error code it is answered with (used where a
-    service has many codes of its own, like Cloud Control)."""
+    """An error that names the AWS error code it is answered with (where a service has many
+    codes of its own: Cloud Control, CloudWatch, CloudWatch Logs, SigV4)."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-        self.status = status
 
 
 class StaleWrite(Exception):
     """Optimistic concurrency: the record changed since it was read. Internal, never shown."""
 
 
-class StorageFull(CodedError):
+class StorageFull(DomainError):
     """The store could not write: its disk (or database) is full. Nothing was changed."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(
-            "ServiceUnavailable",
             f"The server could not store the change because its storage is full ({detail}). "
-            "Nothing was changed; free space in the data directory and retry.",
-            503,
+            "Nothing was changed; free space in the data directory and retry."
         )

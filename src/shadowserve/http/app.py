@@ -34,12 +34,13 @@ from shadowserve.auth.access import Access, is_loopback
 from shadowserve.auth.sigv4 import AuthError, IncomingRequest
 from shadowserve.dataplane.errors import InvokeError
 from shadowserve.dataplane.invoke import Invoker
+from shadowserve.domain.errors import DomainError
 from shadowserve.http.api import ApiDependencies, api_routes
 from shadowserve.protocol import awsjson, awsquery, runtime_api
 from shadowserve.protocol.awsjson_service import AwsJsonService, WireResponse
 from shadowserve.protocol.awsquery import QueryService
 from shadowserve.protocol.bodies import BodyTooLarge, read_limited
-from shadowserve.protocol.errors import WireError
+from shadowserve.protocol.errors import RequestTooLarge, WireError, to_wire
 from shadowserve.protocol.validate import SerializationFailed
 from shadowserve.storage_health import StorageHealth
 
@@ -95,12 +96,9 @@ def aws_routes(
             raw = await read_limited(request, MAX_REQUEST_BYTES)
             account = caller_account(access, request, raw)
         except BodyTooLarge as exc:
-            return _error_response(WireError(
-                "ValidationException",
-                f"Request body of at least {exc.size} bytes exceeds the maximum of "
-                f"{exc.limit} bytes.", 413))  # fmt: skip
+            return _refused(mounted, _too_large(exc))
         except AuthError as error:
-            return _error_response(WireError(error.code, error.message, error.status))
+            return _refused(mounted, error)
         if mounted is None or not operation:
             return _unknown_target(target)
         scope = awsjson.scope_for(
@@ -134,13 +132,9 @@ def query_door(
             account = caller_account(access, request, raw)
             form = awsquery.parse_form(raw)
         except BodyTooLarge as exc:
-            return _to_response(awsquery.error_response(WireError(
-                "ValidationError", f"Request body of at least {exc.size} bytes exceeds the "
-                f"maximum of {exc.limit} bytes.", 413)))  # fmt: skip
+            return _to_response(awsquery.error_response(to_wire(_too_large(exc))))
         except AuthError as error:
-            return _to_response(
-                awsquery.error_response(WireError(error.code, error.message, error.status))
-            )
+            return _to_response(awsquery.error_response(to_wire(error)))
         except SerializationFailed as error:
             return _to_response(awsquery.error_response(WireError("MalformedInput", error.message)))
         action, version = form.get("Action", ""), form.get("Version", "")
@@ -174,7 +168,7 @@ def runtime_routes(access: Access, invoker: Invoker) -> list[BaseRoute]:
             except InvokeError as error:
                 return runtime_api.failure(error)
             except AuthError as error:
-                return runtime_api.failure(InvokeError(error.code, error.status, error.message))
+                return runtime_api.failure(error)
 
         return invocations
 
@@ -235,6 +229,21 @@ class LoopbackOnly:
                 await response(scope, receive, send)
                 return
         await self._app(scope, receive, send)
+
+
+def _too_large(exc: BodyTooLarge) -> RequestTooLarge:
+    return RequestTooLarge(
+        f"Request body of at least {exc.size} bytes exceeds the maximum of {exc.limit} bytes."
+    )
+
+
+def _refused(mounted: Mounted | None, error: Exception) -> Response:
+    """A request refused before its operation ran, in its service's error shape (awsJson
+    1.0 or 1.1); an unknown target's in awsJson 1.1."""
+    if mounted is not None:
+        return _to_response(mounted.service.failure(error))
+    assert isinstance(error, DomainError)
+    return _error_response(to_wire(error))
 
 
 def _error_response(error: WireError) -> Response:

@@ -91,6 +91,11 @@ class AwsJsonService(Generic[C]):
         log.exception("internal error in %s (request %s)", operation, request_id, exc_info=exc)
         return WireError("InternalFailure", "An internal error occurred.", 500)
 
+    def failure(self, exc: Exception) -> WireResponse:
+        """Any error (a refused signature, a body too large) in this service's own shape."""
+        request_id = str(uuid.uuid4())
+        return self._error(self.wire_error(exc, "-", request_id), request_id)
+
     def query_error(self, code: str) -> str:
         """An error's code on the awsQuery wire (``InvalidParameterValueException`` is
         ``InvalidParameterValue`` there)."""

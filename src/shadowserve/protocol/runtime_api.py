@@ -13,10 +13,12 @@ from starlette.responses import Response, StreamingResponse
 from shadowserve.dataplane.errors import InvokeError, validation_error
 from shadowserve.dataplane.invoke import InvokeRequest, InvokeResponse, InvokeStream
 from shadowserve.dataplane.model_client import ModelCall
+from shadowserve.domain.errors import CodedError
 from shadowserve.events.ids import random_uuid
 from shadowserve.protocol import awsjson, eventstream
 from shadowserve.protocol.awsjson_service import load_service_model
 from shadowserve.protocol.bodies import BodyTooLarge, read_limited
+from shadowserve.protocol.errors import status_of
 from shadowserve.protocol.validate import SerializationFailed, ValidationFailed, validate
 
 EVENT_STREAM = "application/vnd.amazon.eventstream"
@@ -128,16 +130,31 @@ def stream_success(stream: InvokeStream) -> Response:
     return StreamingResponse(events(), 200, headers, media_type=EVENT_STREAM)
 
 
-def failure(error: InvokeError) -> Response:
+# SageMaker Runtime's statuses for its errors (botocore's model), and for the SigV4 and
+# storage errors that can also end a runtime call.
+_STATUS = {
+    "ValidationError": 400,
+    "ModelError": 424,
+    "ModelStreamError": 424,
+    "ModelNotReadyException": 429,
+    "InternalFailure": 500,
+    "ServiceUnavailable": 503,
+    "InternalDependencyException": 530,
+}
+
+
+def failure(error: InvokeError | CodedError) -> Response:
+    """An error in SageMaker Runtime's shape: the code as X-Amzn-ErrorType and in the body."""
+    extra = error.extra if isinstance(error, InvokeError) else {}
     body: dict[str, object] = {
         "ErrorCode": error.code,
         "Message": error.message,
         "message": error.message,
     }
-    body |= error.extra
+    body |= extra
     return Response(
         json.dumps(body),
-        error.status,
+        _STATUS.get(error.code) or status_of(error.code),
         {
             "X-Amzn-ErrorType": error.code,
             "Content-Type": "application/json",
