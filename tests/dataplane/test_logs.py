@@ -86,8 +86,9 @@ def test_worker_output_and_model_errors_reach_one_stream_per_instance(models: Mo
 def test_a_crash_loses_nothing_the_worker_wrote(models: Models) -> None:
     endpoint = models.endpoint(models.model(TALKATIVE_MODEL))
     group = f"/aws/sagemaker/Endpoints/{endpoint}"
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as crashed:
         models.invoke(endpoint, ["die"])
+    assert crashed.value.response["Error"]["Code"] == "ModelError"
     lines = wait_until(lambda: (found := _messages(_logs(models), group))
                        and "written, not flushed" in found and found)  # fmt: skip
     assert "last words before the crash" in lines

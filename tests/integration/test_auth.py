@@ -91,8 +91,10 @@ def test_signed_calls_work_and_each_key_sees_its_own_account(secured: ServerProc
     assert arn == f"arn:aws:sagemaker:us-east-1:{ALICE[2]}:model/alice-model"
     assert alice.describe_model(ModelName="alice-model")["ModelArn"] == arn
     assert "alice-model" not in _model_names(secured, BOB)
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as hidden:
         bob.describe_model(ModelName="alice-model")
+    assert hidden.value.response["Error"]["Code"] == "ValidationException"
+    assert "Could not find model" in hidden.value.response["Error"]["Message"]
     # Same name, other account: a different resource.
     assert builders.create_model(bob, "alice-model").split(":")[4] == BOB[2]
 

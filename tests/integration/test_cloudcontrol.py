@@ -224,8 +224,9 @@ def test_delete_stops_a_running_experiment_first(cc: Any, sagemaker: Any) -> Non
                              "ModelVariants": _variants(stack.prod, stack.cand)})  # fmt: skip
     deleted = _wait(cc, cc.delete_resource(TypeName=EXPERIMENT, Identifier=name))
     assert deleted["OperationStatus"] == "SUCCESS", deleted
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as gone:
         sagemaker.describe_inference_experiment(Name=name)
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFound"
     # The endpoint went back to serving production only.
     endpoint = sagemaker.describe_endpoint(EndpointName=stack.endpoint)
     assert "ShadowProductionVariants" not in endpoint
@@ -256,8 +257,10 @@ def test_endpoint_update_and_teardown(cc: Any, sagemaker: Any) -> None:
     deleted = _wait(cc, cc.delete_resource(TypeName="AWS::SageMaker::Endpoint",
                                            Identifier=stack.endpoint_arn))  # fmt: skip
     assert deleted["OperationStatus"] == "SUCCESS"
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as gone:
         sagemaker.describe_endpoint(EndpointName=stack.endpoint)
+    assert gone.value.response["Error"]["Code"] == "ValidationException"
+    assert "Could not find endpoint" in gone.value.response["Error"]["Message"]
 
 
 def test_synchronous_errors(cc: Any) -> None:

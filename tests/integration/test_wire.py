@@ -119,8 +119,9 @@ def test_regions_are_separate(server: ServerProcess, unique: Any) -> None:
     arn = create_model(west, name)
     assert arn.startswith("arn:aws:sagemaker:us-west-2:123456789012:model/")
     assert west.describe_model(ModelName=name)["ModelArn"] == arn
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as elsewhere:
         east.describe_model(ModelName=name)
+    assert "Could not find model" in elsewhere.value.response["Error"]["Message"]
     assert name not in [m["ModelName"] for m in east.list_models(NameContains=name)["Models"]]
     # The same name may exist in both regions.
     assert create_model(east, name).startswith("arn:aws:sagemaker:us-east-1:")
