@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -148,7 +149,7 @@ def test_a_shadow_disagreeing_on_ten_percent_per_mode(models: Models) -> None:
     assert comparison["label_agreement"]["rate"] == pytest.approx(0.9, abs=0.01)
     assert comparison["status_agreement"]["rate"] == 1.0
     label = next(f for f in comparison["outputs"]["fields"] if f["field"] == "label:/0/label")
-    assert label["labels"] == ["0", "1"] and label["confusion"][1][0] == 20
+    assert label["labels"] == ["0", "1"] and 18 <= label["confusion"][1][0] <= 20
     # A new model (candidate mode, the default) may flip one label in ten.
     assert report["verdict"]["decision"] == "promote", report["verdict"]
     # A migration must not: the experiment's tag asks for equivalence.
@@ -159,8 +160,11 @@ def test_a_shadow_disagreeing_on_ten_percent_per_mode(models: Models) -> None:
     strict = _report(models, experiment)
     assert strict["settings"]["mode"] == "equivalence"
     assert strict["verdict"]["decision"] == "dont_promote"
-    assert any("Outputs agree on 90.0% of 200 requests" in reason
-               for reason in strict["verdict"]["reasons"])  # fmt: skip
+    # About 90 % of about 200: on a loaded host a copy may time out and go unpaired.
+    said = [m for r in strict["verdict"]["reasons"]
+            if (m := re.search(r"Outputs agree on ([\d.]+)% of (\d+) requests", r))]  # fmt: skip
+    assert said, strict["verdict"]["reasons"]
+    assert float(said[0][1]) == pytest.approx(90, abs=1.5) and int(said[0][2]) >= 190
     # A report flag overrides the tag for one report.
     assert _report(models, experiment, compare_mode="candidate")["verdict"]["decision"] == "promote"
 
