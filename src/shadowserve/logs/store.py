@@ -162,11 +162,13 @@ class LogStore:
     def has_group(self, scope: Scope, group: str) -> bool:
         return (self._group_dir(scope, group) / ".created").exists()
 
+    def stream_names(self, scope: Scope, group: str) -> list[str]:
+        """The group's streams by name, without reading them."""
+        return [unquote(d.name) for d in self._stream_dirs(scope, group)]
+
     def streams(self, scope: Scope, group: str) -> list[StreamInfo]:
         found = []
-        for directory in sorted(self._group_dir(scope, group).iterdir()):
-            if not directory.is_dir():
-                continue
+        for directory in self._stream_dirs(scope, group):
             files = _files(directory, self.limits)
             first = next((e for f in files for e in _read(f)), None)
             last = _last_event(files[-1]) if files else None
@@ -185,6 +187,9 @@ class LogStore:
         directory = self._group_dir(scope, group) / _name(stream)
         for path in _files(directory, self.limits):
             yield from _read(path)
+
+    def _stream_dirs(self, scope: Scope, group: str) -> list[Path]:
+        return sorted(d for d in self._group_dir(scope, group).iterdir() if d.is_dir())
 
     def _group_dir(self, scope: Scope, group: str) -> Path:
         return self._root / scope.account / scope.region / _name(group)

@@ -74,7 +74,7 @@ def describe_log_streams(logs: LogStore, scope: Scope, body: Body) -> Body:
 def get_log_events(logs: LogStore, scope: Scope, body: Body) -> Body:
     group = _group(logs, scope, body)
     stream = body["logStreamName"]
-    if stream not in {info.name for info in logs.streams(scope, group)}:
+    if stream not in logs.stream_names(scope, group):
         raise ResourceNotFound("The specified log stream does not exist.")
     limit = _limit(body, MAX_EVENTS)
     events = [e for e in logs.events(scope, group, stream) if _within(e, body)]
@@ -113,9 +113,9 @@ def filter_log_events(logs: LogStore, scope: Scope, body: Body) -> Body:
     except UnsupportedPattern as exc:
         raise InvalidParameter(str(exc)) from exc
     streams = [
-        info.name
-        for info in logs.streams(scope, group)
-        if (not names or info.name in names) and info.name.startswith(prefix or "")
+        name
+        for name in logs.stream_names(scope, group)
+        if (not names or name in names) and name.startswith(prefix or "")
     ]
     after = _filter_position(body.get("nextToken"))
     found = sorted(
