@@ -86,8 +86,7 @@ class Invoker:
         route, variant, leg, call = await self._begin(request, started)
         assert self._client is not None, "start() first"
         answer = await call_model(self._client, variant.pool, call, self._timeout)
-        total_us = (time.perf_counter_ns() - started) // 1000
-        self._bus.publish(leg_event(leg, request.call, answer, total_us))
+        self._publish(leg, request, answer, started)
         return _response(request, route, variant, answer)
 
     async def invoke_stream(self, request: InvokeRequest) -> InvokeStream:
@@ -241,13 +240,13 @@ def _error(
     request: InvokeRequest, route: EndpointRoute, variant: VariantRoute, answer: ModelAnswer
 ) -> errors.InvokeError:
     """What a failed answer is to the caller: ModelError, or ServiceUnavailable."""
-    group = endpoint_log_group(route.endpoint_name)
-    log_stream = log_group_arn(request.scope, group)
-    see = _see_logs(request.scope, group)
     if answer.error_kind == ErrorKind.NO_INSTANCE:
         return errors.service_unavailable(
             f"Variant {variant.name} of endpoint {route.endpoint_name} has no healthy instance."
         )
+    group = endpoint_log_group(route.endpoint_name)
+    log_stream = log_group_arn(request.scope, group)
+    see = _see_logs(request.scope, group)
     if answer.error_kind == ErrorKind.TIMEOUT:
         text = f"Your invocation timed out while waiting for a response from container {CONTAINER}."
         return errors.model_error(0, text, _received(0, text) + see, log_stream)

@@ -165,9 +165,7 @@ def runtime_routes(access: Access, invoker: Invoker) -> list[BaseRoute]:
                 if streaming:
                     return runtime_api.stream_success(await invoker.invoke_stream(parsed))
                 return runtime_api.success(await invoker.invoke(parsed))
-            except InvokeError as error:
-                return runtime_api.failure(error)
-            except AuthError as error:
+            except (InvokeError, AuthError) as error:
                 return runtime_api.failure(error)
 
         return invocations
