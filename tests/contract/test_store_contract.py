@@ -144,3 +144,6 @@ def test_aggregates_put_get_and_find(store: Store) -> None:
         assert [b for _, b in tx.find_aggregates("pair", EAST, "ep", "x")] == [{"p": 1}]
         window = tx.find_aggregates("variant", EAST, "ep", "x", since=20, until=30)
         assert [k.start for k, _ in window] == [20]
+        assert tx.aggregated_variants(EAST, since=0) == [("ep", "v")]
+        assert tx.aggregated_variants(EAST, since=31) == []
+        assert tx.aggregated_variants(WEST, since=0) == []

@@ -124,8 +124,7 @@ def metric_names(plane: ControlPlane, scope: Scope, recently_active: bool) -> li
     """Every metric with data in the retention window (or the last 3 hours), sorted."""
     since = plane.clock.now() - (timedelta(hours=3) if recently_active else RETENTION)
     with plane.store.transaction() as tx:
-        rows = tx.find_aggregates("variant", scope, since=int(since.timestamp()))
-    variants = sorted({(key.endpoint, key.variant) for key, _ in rows})
+        variants = tx.aggregated_variants(scope, int(since.timestamp()))
     return [
         MetricName(name, endpoint, variant) for endpoint, variant in variants for name in METRICS
     ]

@@ -86,6 +86,11 @@ class Transaction(Protocol):
         ``since`` included, ``until`` not)."""
         ...
 
+    def aggregated_variants(self, scope: Scope, since: int) -> list[tuple[str, str]]:
+        """(endpoint, variant) of every variant aggregate starting at ``since`` or later,
+        distinct and sorted, without reading the aggregates themselves."""
+        ...
+
 
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...

@@ -114,6 +114,13 @@ class MemoryTransaction:
             key=lambda item: item[0].start,
         )
 
+    def aggregated_variants(self, scope: Scope, since: int) -> list[tuple[str, str]]:
+        return sorted({
+            (key.endpoint, key.variant)
+            for key in self._s.aggregates
+            if key.kind == "variant" and key.scope == scope and key.start >= since
+        })  # fmt: skip
+
     def _checked(self, document: Document) -> _Key:
         key = (document.kind, document.scope, document.name_key)
         stored = self._s.documents.get(key)

@@ -285,6 +285,20 @@ class SqlTransaction:
             for row in rows
         ]
 
+    def aggregated_variants(self, scope: Scope, since: int) -> list[tuple[str, str]]:
+        query = (
+            select(aggregates.c.endpoint, aggregates.c.variant)
+            .where(
+                aggregates.c.kind == "variant",
+                aggregates.c.account == scope.account,
+                aggregates.c.region == scope.region,
+                aggregates.c.start >= since,
+            )
+            .distinct()
+            .order_by(aggregates.c.endpoint, aggregates.c.variant)
+        )
+        return [(row.endpoint, row.variant) for row in self._c.execute(query)]
+
     def delete_tags(self, arn: str, keys: list[str] | None = None) -> None:
         query = delete(tags).where(tags.c.arn == arn)
         if keys is not None:
