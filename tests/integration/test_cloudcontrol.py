@@ -263,129 +263,36 @@ def test_endpoint_update_and_teardown(cc: Any, sagemaker: Any) -> None:
     assert "Could not find endpoint" in gone.value.response["Error"]["Message"]
 
 
-def test_synchronous_errors(cc: Any) -> None:
-    def code(call: Any) -> tuple[str, str]:
-        with pytest.raises(ClientError) as excinfo:
-            call()
-        error = excinfo.value.response["Error"]
-        return error["Code"], error["Message"]
-
-    assert code(lambda: cc.create_resource(TypeName="AWS::Nope::Thing", DesiredState="{}")) == (
-        "TypeNotFoundException",
-        "The type 'AWS::Nope::Thing' cannot be found.",
-    )
-    kind, message = code(
-        lambda: cc.create_resource(
-            TypeName=EXPERIMENT, DesiredState=json.dumps({"Name": "x", "Bogus": 1})
-        )
-    )
-    assert kind == "ValidationException"
-    assert message.startswith("Model validation failed (")
-    assert "#: extraneous key [Bogus] is not permitted" in message
-    assert "#: required key [Type] not found" in message
-    kind, message = code(
-        lambda: cc.create_resource(
-            TypeName="AWS::SageMaker::Model", DesiredState=json.dumps({"ModelName": True})
-        )
-    )
-    assert "#/ModelName: expected type: String, found: Boolean" in message
-    kind, message = code(
-        lambda: _patch(
-            cc, EXPERIMENT, "anything", [{"op": "replace", "path": "/Name", "value": "other"}]
-        )
-    )
-    assert (kind, message) == (
-        "NotUpdatableException",
-        "Invalid patch update: createOnlyProperties [/properties/Name] cannot be updated",
-    )
-    kind, message = code(lambda: cc.get_resource(TypeName=EXPERIMENT, Identifier="missing-x"))
-    assert kind == "ResourceNotFoundException"
-    assert "HandlerErrorCode: NotFound" in message
-    assert code(lambda: cc.get_resource_request_status(RequestToken="nope"))[0] == (
-        "RequestTokenNotFoundException"
-    )
-    kind, _ = code(
-        lambda: _patch(
-            cc, EXPERIMENT, "missing-x", [{"op": "replace", "path": "/Description", "value": "d"}]
-        )
-    )
-    assert kind == "ResourceNotFoundException"  # fmt: skip
-
-
-def test_failed_patch_test_changes_nothing(cc: Any, sagemaker: Any) -> None:
-    stack = Stack(cc)
-    arn = sagemaker.describe_model(ModelName=stack.prod)["ModelArn"]
+def test_errors_in_cloud_control_wire(cc: Any) -> None:
+    """One refused call per kind and a FAILED request, as boto3 sees them; the rules behind
+    them are tested on the fakes in tests/unit/test_cloudcontrol_requests.py."""
     with pytest.raises(ClientError) as excinfo:
-        _patch(cc, "AWS::SageMaker::Model", arn, [
-            {"op": "add", "path": "/Tags/-", "value": {"Key": "new", "Value": "1"}},
-            {"op": "test", "path": "/ModelName", "value": "someone-else"}])  # fmt: skip
+        cc.create_resource(TypeName="AWS::Nope::Thing", DesiredState="{}")
+    assert excinfo.value.response["Error"] == {
+        "Code": "TypeNotFoundException",
+        "Message": "The type 'AWS::Nope::Thing' cannot be found.",
+    }
+    with pytest.raises(ClientError) as excinfo:
+        cc.create_resource(TypeName=EXPERIMENT, DesiredState=json.dumps({"Name": "x", "Bogus": 1}))
     assert excinfo.value.response["Error"]["Code"] == "ValidationException"
-    assert [t["Key"] for t in sagemaker.list_tags(ResourceArn=arn)["Tags"]] == ["stack"]
-
-
-def test_asynchronous_failures(cc: Any) -> None:
-    stack = Stack(cc)
-    again = _create(
-        cc, "AWS::SageMaker::Model", {"ModelName": stack.prod, "PrimaryContainer": {"Image": "x"}}
-    )
-    assert again["OperationStatus"] == "FAILED"
-    assert again["ErrorCode"] == "AlreadyExists"
-    assert again["StatusMessage"] == (
-        f"Resource of type 'AWS::SageMaker::Model' with identifier '{stack.prod}' "
-        "already exists.")  # fmt: skip
-    event = cc.delete_resource(TypeName=EXPERIMENT, Identifier="never-was")
-    assert event["ProgressEvent"]["OperationStatus"] == "IN_PROGRESS"
-    token = event["ProgressEvent"]["RequestToken"]
-    with pytest.raises(WaiterError, match="FAILED"):
-        cc.get_waiter("resource_request_success").wait(RequestToken=token, WaiterConfig=FAST_WAIT)
-    failed = cc.get_resource_request_status(RequestToken=token)["ProgressEvent"]
-    assert (failed["OperationStatus"], failed["ErrorCode"]) == ("FAILED", "NotFound")
-    bad = _create(
-        cc,
-        EXPERIMENT,
-        {
-            "Name": "cc-bad",
-            "Type": "ShadowMode",
-            "RoleArn": ROLE,
-            "EndpointName": "no-such-endpoint",
-            "ModelVariants": _variants(stack.prod, stack.cand),
-        },
-    )
-    assert bad["OperationStatus"] == "FAILED"
-    assert bad["ErrorCode"] in ("InvalidRequest", "NotFound")
-
-
-def test_client_token_idempotency_and_request_listing(cc: Any) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        cc.get_resource(TypeName=EXPERIMENT, Identifier="missing-x")
+    assert excinfo.value.response["Error"]["Code"] == "ResourceNotFoundException"
     token = str(uuid.uuid4())
-    desired = json.dumps({"ModelName": f"cc-idem-{token[:8]}",
-                          "PrimaryContainer": {"Image": "x"}})  # fmt: skip
-    first = cc.create_resource(
-        TypeName="AWS::SageMaker::Model", DesiredState=desired, ClientToken=token
-    )
-    again = cc.create_resource(
-        TypeName="AWS::SageMaker::Model", DesiredState=desired, ClientToken=token
-    )
-    assert again["ProgressEvent"]["RequestToken"] == first["ProgressEvent"]["RequestToken"]
+    desired = json.dumps({"ModelName": f"cc-idem-{token[:8]}", "PrimaryContainer": {"Image": "x"}})
+    first = cc.create_resource(TypeName="AWS::SageMaker::Model", DesiredState=desired,
+                               ClientToken=token)  # fmt: skip
     with pytest.raises(ClientError) as excinfo:
-        cc.create_resource(
-            TypeName="AWS::SageMaker::Model",
-            ClientToken=token,
-            DesiredState=json.dumps({"ModelName": "other"}),
-        )
+        cc.create_resource(TypeName="AWS::SageMaker::Model", ClientToken=token,
+                           DesiredState=json.dumps({"ModelName": "other"}))  # fmt: skip
     assert excinfo.value.response["Error"]["Code"] == "ClientTokenConflictException"
-    done = _wait(cc, first)
-    assert done["OperationStatus"] == "SUCCESS"
-    with pytest.raises(ClientError) as excinfo:
-        cc.cancel_resource_request(RequestToken=done["RequestToken"])
-    assert excinfo.value.response["Error"]["Message"] == (
-        f"Request {done['RequestToken']} is already in status SUCCESS"
-    )
+    assert _wait(cc, first)["OperationStatus"] == "SUCCESS"
+    again = _create(cc, "AWS::SageMaker::Model", json.loads(desired))
+    assert (again["OperationStatus"], again["ErrorCode"]) == ("FAILED", "AlreadyExists")
     summaries = [s for page in cc.get_paginator("list_resource_requests").paginate(
-        ResourceRequestStatusFilter={"Operations": ["CREATE"],
-                                     "OperationStatuses": ["SUCCESS"]})
+        ResourceRequestStatusFilter={"Operations": ["CREATE"], "OperationStatuses": ["FAILED"]})
         for s in page["ResourceRequestStatusSummaries"]]  # fmt: skip
-    assert done["RequestToken"] in [s["RequestToken"] for s in summaries]
-    assert all(s["Operation"] == "CREATE" for s in summaries)
+    assert again["RequestToken"] in [s["RequestToken"] for s in summaries]
 
 
 def test_requests_survive_a_restart(tmp_path: Any) -> None:

@@ -1,9 +1,11 @@
-"""Models, endpoint configs and endpoints through boto3: CRUD, waiters, errors, listing."""
+"""Models, endpoint configs and endpoints through boto3: CRUD, waiters, the wire's error
+codes and words, listing with paginators. The rules behind the refusals (references, names
+taken, which status allows an update, filters and sorting) are tested on the fakes in
+tests/unit/test_resource_rules.py."""
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -55,12 +57,6 @@ def test_model_crud(sagemaker: Any, unique: Any) -> None:
     assert error_code(excinfo) == "ValidationException"
 
 
-def test_model_needs_a_container(sagemaker: Any, unique: Any) -> None:
-    with pytest.raises(ClientError) as excinfo:
-        sagemaker.create_model(ModelName=unique("m"), ExecutionRoleArn=ROLE)
-    assert error_code(excinfo) == "ValidationException"
-
-
 def test_endpoint_config_crud_and_references(sagemaker: Any, unique: Any) -> None:
     model = unique("m")
     create_model(sagemaker, model)
@@ -103,13 +99,6 @@ def test_endpoint_config_crud_and_references(sagemaker: Any, unique: Any) -> Non
         )
     assert error_code(excinfo) == "ValidationException"
     assert missing in message(excinfo)
-    with pytest.raises(ClientError) as excinfo:
-        sagemaker.create_endpoint_config(
-            EndpointConfigName=unique("cfg3"),
-            ProductionVariants=[variant, variant | {"VariantName": "B"}],
-            ShadowProductionVariants=[variant | {"VariantName": "S"}],
-        )
-    assert error_code(excinfo) == "ValidationException"
     sagemaker.delete_endpoint_config(EndpointConfigName=name)
     with pytest.raises(ClientError) as excinfo:
         sagemaker.describe_endpoint_config(EndpointConfigName=name)
@@ -185,26 +174,10 @@ def test_endpoint_create_update_weights_delete_with_waiters(sagemaker: Any, uniq
     assert message(excinfo).startswith('Could not find endpoint "arn:aws:sagemaker:us-east-1:')
 
 
-def test_update_of_an_in_progress_endpoint_is_refused(sagemaker: Any, unique: Any) -> None:
-    model = unique("m")
-    create_model(sagemaker, model)
-    name = unique("ep")
-    create_endpoint(sagemaker, name, model)
-    sagemaker.delete_endpoint(EndpointName=name)
-    with pytest.raises(ClientError) as excinfo:
-        sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
-    assert error_code(excinfo) in ("ValidationException",)
-
-
 def test_list_operations_filter_sort_and_paginate(sagemaker: Any, unique: Any) -> None:
     prefix = unique("lst")
     names = [f"{prefix}-{index}" for index in range(7)]
-    for name in names[:4]:
-        create_model(sagemaker, name)
-    # botocore sends whole seconds: put a whole-second boundary between the two batches.
-    boundary = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-    time.sleep((boundary - datetime.now(UTC)).total_seconds() + 0.05)
-    for name in names[4:]:
+    for name in names:
         create_model(sagemaker, name)
     paginator = sagemaker.get_paginator("list_models")
     pages = list(paginator.paginate(NameContains=prefix, PaginationConfig={"PageSize": 3}))
@@ -216,10 +189,9 @@ def test_list_operations_filter_sort_and_paginate(sagemaker: Any, unique: Any) -
     assert set(ascending["Models"][0]) == {"ModelName", "ModelArn", "CreationTime"}
     first = sagemaker.list_models(NameContains=prefix, MaxResults=2)
     assert "NextToken" in first
-    newer = sagemaker.list_models(NameContains=prefix, CreationTimeAfter=boundary)
-    assert sorted(m["ModelName"] for m in newer["Models"]) == names[4:]
-    older = sagemaker.list_models(NameContains=prefix, CreationTimeBefore=boundary)
-    assert sorted(m["ModelName"] for m in older["Models"]) == names[:4]
+    # CreationTimeAfter travels as whole seconds; the filter itself is tested on the fakes.
+    newer = sagemaker.list_models(NameContains=prefix, CreationTimeAfter=datetime(2000, 1, 1))
+    assert len(newer["Models"]) == len(names)
     with pytest.raises(ClientError) as excinfo:
         sagemaker.list_models(NextToken="not-a-token")
     assert error_code(excinfo) == "ValidationException"

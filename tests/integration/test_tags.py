@@ -1,4 +1,6 @@
-"""AddTags, ListTags and DeleteTags on every resource ARN."""
+"""AddTags, ListTags and DeleteTags on every resource ARN, through boto3; the tag rules
+(order, the limit of 50, tags gone with their resource) are tested on the fakes in
+tests/unit/test_resource_rules.py."""
 
 from __future__ import annotations
 
@@ -39,24 +41,6 @@ def test_tags_on_every_resource(sagemaker: Any, unique: Any) -> None:
         assert "stage" not in tags
 
 
-def test_tags_list_in_order_and_are_limited_to_fifty(sagemaker: Any, unique: Any) -> None:
-    setup = ShadowSetup(sagemaker, unique("tagpage"))
-    arn = sagemaker.describe_model(ModelName=setup.shadow_model)["ModelArn"]
-    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": f"k{i}", "Value": str(i)} for i in range(45)])
-    # ListTags' MaxResults is at least 50, the most tags a resource can have: one page.
-    pages = list(
-        sagemaker.get_paginator("list_tags").paginate(
-            ResourceArn=arn, PaginationConfig={"PageSize": 50}
-        )
-    )
-    assert [len(p["Tags"]) for p in pages] == [45]
-    assert [t["Key"] for t in pages[0]["Tags"]] == [f"k{i}" for i in range(45)]
-    with pytest.raises(ClientError) as excinfo:
-        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": f"x{i}", "Value": ""} for i in range(6)])
-    assert excinfo.value.response["Error"]["Code"] == "ResourceLimitExceeded"
-    assert len(sagemaker.list_tags(ResourceArn=arn)["Tags"]) == 45
-
-
 def test_tags_of_a_missing_resource(sagemaker: Any) -> None:
     arn = "arn:aws:sagemaker:us-east-1:123456789012:model/not-there"
     for call in (
@@ -67,13 +51,3 @@ def test_tags_of_a_missing_resource(sagemaker: Any) -> None:
         with pytest.raises(ClientError) as excinfo:
             call()
         assert excinfo.value.response["Error"]["Code"] == "ValidationException"
-
-
-def test_tags_removed_with_the_resource(sagemaker: Any, unique: Any) -> None:
-    name = unique("gone")
-    arn = sagemaker.create_model(
-        ModelName=name, PrimaryContainer={"Image": "x"}, Tags=[{"Key": "a", "Value": "1"}]
-    )["ModelArn"]
-    sagemaker.delete_model(ModelName=name)
-    sagemaker.create_model(ModelName=name, PrimaryContainer={"Image": "x"})
-    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == []

@@ -40,6 +40,11 @@ def shadow_mode(sampling: int = 100, shadow: str = "shadow") -> dict[str, Any]:
     }
 
 
+def bare_plane(clock: FakeClock | None = None) -> ControlPlane:
+    """An empty control plane on the fakes: nothing created yet."""
+    return ControlPlane(MemoryStore(), clock or FakeClock(T0), RecordingRuntime())
+
+
 @dataclass
 class World:
     """Models prod and cand, and endpoint ep (config cfg) serving prod, InService."""
@@ -51,7 +56,7 @@ class World:
     @classmethod
     def make(cls) -> World:
         clock = FakeClock(T0)
-        plane = ControlPlane(MemoryStore(), clock, RecordingRuntime())
+        plane = bare_plane(clock)
         world = cls(plane, clock, Reconciler(plane, interval=0))
         for name in ("prod", "cand"):
             models.create_model(world.plane, SCOPE, models.CreateModelInput.model_validate(

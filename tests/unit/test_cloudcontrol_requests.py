@@ -1,8 +1,12 @@
-"""Cloud Control request records expire after 7 days (injected clock, in-memory store)."""
+"""Cloud Control's rules on the in-memory fakes, the request worker turned by hand: what is
+refused before a request is recorded, what fails while working, ClientToken idempotency,
+and records expiring after 7 days. The wire keeps its end-to-end tests in
+tests/integration/test_cloudcontrol.py."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +15,7 @@ from shadowserve.cloudcontrol import service
 from shadowserve.cloudcontrol.worker import RequestWorker
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.clock import FakeClock
+from shadowserve.domain.errors import CodedError, InvalidInput
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.runtime import RecordingRuntime
 from shadowserve.store.memory import MemoryStore
@@ -39,3 +44,146 @@ def test_requests_finish_then_expire_after_seven_days() -> None:
     assert excinfo.value.code == "RequestTokenNotFoundException"
     worker.run_once()
     assert service.list_requests(plane, SCOPE, None, None) == []
+
+
+class Driven:
+    """A control plane on the fakes with the request worker turned by hand."""
+
+    def __init__(self) -> None:
+        self.plane = ControlPlane(
+            MemoryStore(), FakeClock(datetime(2026, 1, 1, tzinfo=UTC)), RecordingRuntime()
+        )
+        self.worker = RequestWorker(self.plane)
+
+    def create(
+        self, type_name: str, desired: dict[str, object], token: str | None = None
+    ) -> service.ResourceRequest:
+        request = service.create_resource(self.plane, SCOPE, type_name, json.dumps(desired), token)
+        return self.settle(request.request_token)
+
+    def settle(self, token: str) -> service.ResourceRequest:
+        for _ in range(5):
+            self.worker.run_once()
+        return service.get_request(self.plane, SCOPE, token)
+
+
+MODEL = "AWS::SageMaker::Model"
+EXPERIMENT = "AWS::SageMaker::InferenceExperiment"
+
+
+def _refused(call: Callable[[], object]) -> tuple[str, str]:
+    with pytest.raises(CodedError) as excinfo:
+        call()
+    return excinfo.value.code, excinfo.value.message
+
+
+def test_what_is_refused_before_a_request_is_recorded() -> None:
+    world = Driven()
+    plane = world.plane
+    assert _refused(
+        lambda: service.create_resource(plane, SCOPE, "AWS::Nope::Thing", "{}", None)
+    ) == ("TypeNotFoundException", "The type 'AWS::Nope::Thing' cannot be found.")
+    with pytest.raises(InvalidInput) as invalid:
+        service.create_resource(
+            plane, SCOPE, EXPERIMENT, json.dumps({"Name": "x", "Bogus": 1}), None
+        )
+    assert invalid.value.message.startswith("Model validation failed (")
+    assert "#: extraneous key [Bogus] is not permitted" in invalid.value.message
+    assert "#: required key [Type] not found" in invalid.value.message
+    with pytest.raises(InvalidInput, match="#/ModelName: expected type: String, found: Boolean"):
+        service.create_resource(plane, SCOPE, MODEL, json.dumps({"ModelName": True}), None)
+    rename = json.dumps([{"op": "replace", "path": "/Name", "value": "other"}])
+    assert _refused(
+        lambda: service.update_resource(plane, SCOPE, EXPERIMENT, "x", rename, None)
+    ) == (
+        "NotUpdatableException",
+        "Invalid patch update: createOnlyProperties [/properties/Name] cannot be updated",
+    )
+    describe = json.dumps([{"op": "replace", "path": "/Description", "value": "d"}])
+    for call in (
+        lambda: service.get_resource(plane, SCOPE, EXPERIMENT, "missing-x"),
+        lambda: service.update_resource(plane, SCOPE, EXPERIMENT, "missing-x", describe, None),
+    ):
+        code, message = _refused(call)
+        assert code == "ResourceNotFoundException" and "HandlerErrorCode: NotFound" in message
+    assert _refused(lambda: service.get_request(plane, SCOPE, "nope"))[0] == (
+        "RequestTokenNotFoundException"
+    )
+    assert service.list_requests(plane, SCOPE, None, None) == []
+
+
+def test_a_failed_patch_test_changes_nothing() -> None:
+    world = Driven()
+    done = world.create(
+        MODEL,
+        {
+            "ModelName": "m",
+            "PrimaryContainer": {"Image": "x"},
+            "Tags": [{"Key": "stack", "Value": "1"}],
+        },
+    )
+    assert done.operation_status == "SUCCESS"
+    patch = json.dumps(
+        [
+            {"op": "add", "path": "/Tags/-", "value": {"Key": "new", "Value": "1"}},
+            {"op": "test", "path": "/ModelName", "value": "someone-else"},
+        ]
+    )
+    with pytest.raises(InvalidInput, match="Invalid patch document"):
+        service.update_resource(world.plane, SCOPE, MODEL, "m", patch, None)
+    model = service.get_resource(world.plane, SCOPE, MODEL, "m")
+    assert model["Tags"] == [{"Key": "stack", "Value": "1"}]
+
+
+def test_failures_found_while_working_end_the_request_failed() -> None:
+    world = Driven()
+    world.create(MODEL, {"ModelName": "m", "PrimaryContainer": {"Image": "x"}})
+    again = world.create(MODEL, {"ModelName": "m", "PrimaryContainer": {"Image": "x"}})
+    assert (again.operation_status, again.error_code) == ("FAILED", "AlreadyExists")
+    assert again.status_message == (
+        "Resource of type 'AWS::SageMaker::Model' with identifier 'm' already exists."
+    )
+    gone = service.delete_resource(world.plane, SCOPE, EXPERIMENT, "never-was", None)
+    assert gone.operation_status == "IN_PROGRESS"  # answered before the work is done
+    failed = world.settle(gone.request_token)
+    assert (failed.operation_status, failed.error_code) == ("FAILED", "NotFound")
+    infrastructure = {
+        "InfrastructureType": "RealTimeInference",
+        "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
+    bad = world.create(
+        EXPERIMENT,
+        {
+            "Name": "cc-bad",
+            "Type": "ShadowMode",
+            "RoleArn": "arn:aws:iam::123456789012:role/r",
+            "EndpointName": "no-such-endpoint",
+            "ModelVariants": [
+                {"ModelName": "m", "VariantName": v, "InfrastructureConfig": infrastructure}
+                for v in ("A", "B")
+            ],
+        },
+    )
+    assert bad.operation_status == "FAILED"
+    assert bad.error_code in ("InvalidRequest", "NotFound")
+
+
+def test_a_client_token_names_one_request_and_a_finished_one_cannot_be_cancelled() -> None:
+    world = Driven()
+    desired = json.dumps({"ModelName": "idem", "PrimaryContainer": {"Image": "x"}})
+    first = service.create_resource(world.plane, SCOPE, MODEL, desired, "token-1")
+    again = service.create_resource(world.plane, SCOPE, MODEL, desired, "token-1")
+    assert again.request_token == first.request_token
+    other = json.dumps({"ModelName": "other", "PrimaryContainer": {"Image": "x"}})
+    code, message = _refused(
+        lambda: service.create_resource(world.plane, SCOPE, MODEL, other, "token-1")
+    )
+    assert code == "ClientTokenConflictException" and first.request_token in message
+    done = world.settle(first.request_token)
+    assert done.operation_status == "SUCCESS"
+    assert len(service.list_requests(world.plane, SCOPE, ["CREATE"], ["SUCCESS"])) == 1
+    assert service.list_requests(world.plane, SCOPE, ["DELETE"], None) == []
+    with pytest.raises(
+        InvalidInput, match=f"Request {done.request_token} is already in status SUCCESS"
+    ):
+        service.cancel_request(world.plane, SCOPE, done.request_token)
