@@ -88,7 +88,7 @@ def _consumers(
 
 def build_application(settings: Settings, clock: Clock | None = None) -> Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlStore(settings.database_url())
+    store = SqlStore(settings.database_url(), writer=settings.gateway())
     routing = RoutingTable()
     objects = object_store(settings.s3_endpoint_url, settings.data_dir)
     artifacts = ArtifactCache(settings.data_dir / "models", objects, settings.max_model_bytes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,12 @@ class Settings:
     # key in credentials_file (AWS shared-credentials format with aws_account_id).
     auth: str = "none"
     credentials_file: Path | None = None
+    # This server's name among gateways sharing one database (its aggregate rows, its label
+    # in /metrics); None: host name and process id.
+    gateway_id: str | None = None
 
     def database_url(self) -> str:
         return self.db_url or sqlite_url(self.data_dir)
+
+    def gateway(self) -> str:
+        return self.gateway_id or f"{socket.gethostname()}-{os.getpid()}"

@@ -13,7 +13,8 @@ from shadowserve.domain.arns import ResourceKind, Scope
 from shadowserve.domain.errors import StaleWrite
 from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError, Store
 from shadowserve.store.memory import MemoryStore
-from shadowserve.store.sql import SqlStore, metadata
+from shadowserve.store.schema import metadata
+from shadowserve.store.sql import SqlStore
 from tests.postgres import postgres_server
 
 EAST = Scope("123456789012", "us-east-1")

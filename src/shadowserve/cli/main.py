@@ -1,4 +1,4 @@
-"""``shadowserve serve | demo``."""
+"""``shadowserve serve | migrate | report | replay | demo``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 import uvicorn
+from sqlalchemy.exc import OperationalError
 
 from shadowserve.app import build_application
 from shadowserve.auth.access import is_loopback
@@ -20,6 +21,8 @@ from shadowserve.cli.replay import print_replay, run_replay
 from shadowserve.cli.report import fetch_report, print_report, recompute_report
 from shadowserve.config import Settings
 from shadowserve.http.protocol import BoundedHttpToolsProtocol
+from shadowserve.store.migrate import head_revision
+from shadowserve.store.sql import upgrade_schema
 
 DEFAULTS = Settings()  # every option's default is the setting's own: stated once, there
 
@@ -172,6 +175,12 @@ def cli() -> None:
     envvar="SHADOWSERVE_CREDENTIALS_FILE",
     help="Keys for --auth sigv4, in AWS's shared-credentials format with aws_account_id.",
 )
+@click.option(
+    "--gateway-id",
+    default=None,
+    envvar="SHADOWSERVE_GATEWAY_ID",
+    help="This server's name among servers sharing one --db. Default: host name and pid.",
+)
 def serve(**options: Any) -> None:
     """Run the server: SageMaker's API and SageMaker Runtime's InvokeEndpoint on one port."""
     settings = Settings(**options)
@@ -199,6 +208,29 @@ def serve(**options: Any) -> None:
     uvicorn.run(application.http, host=settings.host, port=settings.port,
                 log_level=settings.log_level, access_log=False,
                 http=BoundedHttpToolsProtocol)  # fmt: skip
+
+
+@cli.command()
+@click.option(
+    "--data-dir", default=DEFAULTS.data_dir, show_default=True, envvar="SHADOWSERVE_DATA_DIR",
+    type=click.Path(path_type=Path, file_okay=False), help="The data dir whose SQLite to upgrade.",
+)  # fmt: skip
+@click.option("--db", "db_url", default=None, envvar="SHADOWSERVE_DB",
+              help="A SQLAlchemy URL; default: SQLite in the data dir.")  # fmt: skip
+def migrate(data_dir: Path, db_url: str | None) -> None:
+    """Bring the database's schema up to this release (serve does it too, at start)."""
+    settings = Settings(data_dir=data_dir, db_url=db_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        applied = upgrade_schema(settings.database_url())
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(_missing_driver(exc, settings.database_url())) from exc
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot reach the database: {exc.orig}") from exc
+    if applied:
+        click.echo(f"Applied migrations {', '.join(applied)}; schema at {applied[-1]}.")
+    else:
+        click.echo(f"Schema already at {head_revision()}; nothing to do.")
 
 
 def _missing_driver(exc: ModuleNotFoundError, db_url: str) -> str:

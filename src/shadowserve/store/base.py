@@ -67,10 +67,13 @@ class Transaction(Protocol):
         """Delete the named keys, or every tag of the ARN when keys is None."""
         ...
 
-    def get_aggregate(self, key: AggregateKey) -> dict[str, Any] | None: ...
+    def get_aggregate(self, key: AggregateKey) -> dict[str, Any] | None:
+        """This store's own row for the interval (its writer's, when gateways share one
+        database)."""
+        ...
 
     def put_aggregate(self, key: AggregateKey, body: dict[str, Any]) -> None:
-        """Insert or replace one interval's aggregate."""
+        """Insert or replace this store's own row for the interval."""
         ...
 
     def find_aggregates(
@@ -82,8 +85,9 @@ class Transaction(Protocol):
         since: int | None = None,
         until: int | None = None,
     ) -> list[tuple[AggregateKey, dict[str, Any]]]:
-        """Aggregates in start order; ``since``/``until`` bound their starts (epoch seconds,
-        ``since`` included, ``until`` not)."""
+        """Aggregates in start order, every writer's row (a key may come once per writer:
+        callers merge them, as aggregates add up); ``since``/``until`` bound their starts
+        (epoch seconds, ``since`` included, ``until`` not)."""
         ...
 
     def aggregated_variants(self, scope: Scope, since: int) -> list[tuple[str, str]]:

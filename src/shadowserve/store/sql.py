@@ -9,81 +9,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    create_engine,
-    delete,
-    event,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import and_, create_engine, delete, event, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import StaleWrite, StorageFull
+from shadowserve.store import migrate
 from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError
+from shadowserve.store.schema import aggregates, resources, tags
 
 log = logging.getLogger(__name__)
 
-metadata = MetaData()
-
-resources = Table(
-    "resources",
-    metadata,
-    Column("kind", String(32), primary_key=True),
-    Column("account", String(12), primary_key=True),
-    Column("region", String(32), primary_key=True),
-    Column("name_key", String(128), primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("body", Text, nullable=False),
-)
-
-tags = Table(
-    "tags",
-    metadata,
-    Column("arn", String(256), primary_key=True),
-    Column("tag_key", String(128), primary_key=True),
-    Column("tag_value", String(256), nullable=False),
-    # Keeps ListTags in the order tags were added.
-    Column("position", Integer, nullable=False),
-)
-
-aggregates = Table(
-    "aggregates",
-    metadata,
-    Column("kind", String(16), primary_key=True),
-    Column("account", String(12), primary_key=True),
-    Column("region", String(32), primary_key=True),
-    Column("endpoint", String(64), primary_key=True),
-    Column("variant", String(64), primary_key=True),
-    Column("role", String(16), primary_key=True),
-    Column("experiment", String(128), primary_key=True),
-    Column("start", Integer, primary_key=True),
-    Column("body", Text, nullable=False),
-)
-
 
 class SqlStore:
-    def __init__(self, url: str) -> None:
+    """``writer`` names this process's aggregate rows (the gateway id): gateways sharing the
+    database each add to their own rows, and reads sum every writer's."""
+
+    def __init__(self, url: str, writer: str = "") -> None:
         self._engine = _make_engine(url)
+        self._writer = writer
         # SQLite has one writer; serialising our own writers avoids "database is locked"
         # retries. Transactions never do slow I/O while holding it.
         self._lock = threading.Lock()
-        metadata.create_all(self._engine)
+        migrate.upgrade(self._engine)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         try:
             with self._lock, self._engine.begin() as connection:
-                yield SqlTransaction(connection)
+                yield SqlTransaction(connection, self._writer)
         except OperationalError as exc:
             if _storage_full(exc):
                 log.error("storage full, nothing written: %s", exc.orig)
@@ -92,6 +52,15 @@ class SqlStore:
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def upgrade_schema(url: str) -> list[str]:
+    """Run the migrations the database at ``url`` lacks (``shadowserve migrate``)."""
+    engine = _make_engine(url)
+    try:
+        return migrate.upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 def _storage_full(exc: OperationalError) -> bool:
@@ -129,8 +98,9 @@ def _make_engine(url: str) -> Engine:
 
 
 class SqlTransaction:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, writer: str = "") -> None:
         self._c = connection
+        self._writer = writer
 
     def get(self, kind: str, scope: Scope, name_key: str) -> Document | None:
         row = self._c.execute(
@@ -225,26 +195,28 @@ class SqlTransaction:
             existing[key] = value
 
     def get_aggregate(self, key: AggregateKey) -> dict[str, Any] | None:
-        row = self._c.execute(select(aggregates.c.body).where(_aggregate_key(key))).first()
+        row = self._c.execute(
+            select(aggregates.c.body).where(
+                _aggregate_key(key), aggregates.c.writer == self._writer
+            )
+        ).first()
         return None if row is None else dict(json.loads(row.body))
 
     def put_aggregate(self, key: AggregateKey, body: dict[str, Any]) -> None:
-        text = json.dumps(body)
-        updated = self._c.execute(update(aggregates).where(_aggregate_key(key)).values(body=text))
-        if updated.rowcount == 0:
-            self._c.execute(
-                insert(aggregates).values(
-                    kind=key.kind,
-                    account=key.scope.account,
-                    region=key.scope.region,
-                    endpoint=key.endpoint,
-                    variant=key.variant,
-                    role=key.role,
-                    experiment=key.experiment,
-                    start=key.start,
-                    body=text,
-                )
+        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
+        values = {
+            "kind": key.kind, "account": key.scope.account, "region": key.scope.region,
+            "endpoint": key.endpoint, "variant": key.variant, "role": key.role,
+            "experiment": key.experiment, "start": key.start, "writer": self._writer,
+            "body": json.dumps(body),
+        }  # fmt: skip
+        statement = dialect.insert(aggregates).values(**values)
+        self._c.execute(
+            statement.on_conflict_do_update(
+                index_elements=[c for c in aggregates.primary_key.columns],
+                set_={"body": statement.excluded.body},
             )
+        )
 
     def find_aggregates(
         self,
