@@ -8,8 +8,9 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Info
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +18,7 @@ from shadowserve.auth.access import Access, OpenAccess, SigV4Access
 from shadowserve.auth.credentials import load_keys
 from shadowserve.capture.writer import CaptureLimits, CaptureWriter
 from shadowserve.cloudcontrol.worker import RequestWorker
+from shadowserve.cluster.membership import Membership
 from shadowserve.comparison.settings import CompareSettings
 from shadowserve.config import Settings
 from shadowserve.dataplane.invoke import Invoker
@@ -86,20 +88,59 @@ def _consumers(
     return event_log, capture, aggregator
 
 
+def _joined_store(settings: Settings) -> tuple[SqlStore, Membership]:
+    """The database, migrated, with this gateway announced on it; before anything starts,
+    so a gateway that may not join the others (ClusterRefused) stops here."""
+    store = SqlStore(settings.database_url(), writer=settings.gateway())
+    membership = Membership(store, settings.gateway(), settings.s3_endpoint_url is not None)
+    try:
+        membership.join()
+    except Exception:
+        store.close()
+        raise
+    return store, membership
+
+
+def _worker_runtime(settings: Settings, routing: RoutingTable, objects: ObjectStore,
+                    logs: LogStore) -> WorkerRuntime:  # fmt: skip
+    artifacts = ArtifactCache(settings.data_dir / "models", objects, settings.max_model_bytes)
+    environments = ModelEnvironments(settings.data_dir / "environments")
+    return WorkerRuntime(routing, artifacts, settings.data_dir / "workers", logs, environments)
+
+
+def _registry(settings: Settings) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    # Every gateway's /metrics says which gateway it is: join on it, or on the scrape's
+    # instance label, to tell gateways sharing one database apart.
+    Info("shadowserve_gateway", "This server's id among servers sharing its database",
+         registry=registry).info({"gateway": settings.gateway()})  # fmt: skip
+    return registry
+
+
+def _health(storage: StorageHealth, membership: Membership) -> dict[str, object]:
+    """/healthz: the data dir's space, this gateway's id and the gateways sharing its database
+    (None when the database cannot be read)."""
+    try:
+        peers: list[str] | None = [peer.gateway for peer in membership.peers()]
+    except Exception:  # the database is down: still healthy enough to serve invocations
+        peers = None
+    return {**storage.report(), "gateway": membership.gateway, "gateways": peers}
+
+
 def build_application(settings: Settings, clock: Clock | None = None) -> Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlStore(settings.database_url(), writer=settings.gateway())
+    store, membership = _joined_store(settings)
     routing = RoutingTable()
     objects = object_store(settings.s3_endpoint_url, settings.data_dir)
-    artifacts = ArtifactCache(settings.data_dir / "models", objects, settings.max_model_bytes)
     logs = LogStore(settings.data_dir / "logs")
-    environments = ModelEnvironments(settings.data_dir / "environments")
-    runtime = WorkerRuntime(routing, artifacts, settings.data_dir / "workers", logs, environments)
+    runtime = _worker_runtime(settings, routing, objects, logs)
     plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=runtime)
     reconciler = Reconciler(plane, settings.reconcile_interval)
-    requests = RequestWorker(plane, min(0.2, settings.reconcile_interval))
+    requests = RequestWorker(plane, min(0.2, settings.reconcile_interval),
+                             owner=settings.gateway(),
+                             lease_seconds=settings.cloudcontrol_lease_seconds)  # fmt: skip
     supervisor = Supervisor(runtime)
-    registry = CollectorRegistry()
+    registry = _registry(settings)
     events = EventBus()
     event_log, capture, aggregator = _consumers(settings, plane, objects, registry)
     for consumer in (event_log, capture, aggregator):
@@ -130,6 +171,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         supervisor.start()
         reconciler.start()
         requests.start()
+        membership.start()
         # Everything loaded at start (botocore's service models are millions of objects) is
         # moved out of the garbage collector's sight: full collections otherwise scan it all
         # and stall requests for 100 ms or more.
@@ -143,6 +185,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             yield
         finally:
             # Stop taking new work first, then stop what serves it.
+            membership.stop()
+            membership.leave()
             requests.stop()
             reconciler.stop()
             await shadows.stop()
@@ -165,7 +209,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             plane, compare_defaults(settings), objects, DirectCalls(runtime, settings.model_timeout)
         ),
         registry,
-        StorageHealth(settings.data_dir, registry),
+        partial(_health, StorageHealth(settings.data_dir, registry), membership),
         lifespan=lifespan,
     )
     return Application(settings, plane, runtime, events, http)

@@ -48,11 +48,18 @@ class Settings:
     auth: str = "none"
     credentials_file: Path | None = None
     # This server's name among gateways sharing one database (its aggregate rows, its label
-    # in /metrics); None: host name and process id.
+    # in /metrics); None: host name and port (host name and pid on an ephemeral port), so a
+    # restarted server is the same gateway.
     gateway_id: str | None = None
+    # How long a gateway holds a Cloud Control request it works on; a gateway that dies
+    # holding one delays it this long before another carries it on.
+    cloudcontrol_lease_seconds: float = 30.0
 
     def database_url(self) -> str:
         return self.db_url or sqlite_url(self.data_dir)
 
     def gateway(self) -> str:
-        return self.gateway_id or f"{socket.gethostname()}-{os.getpid()}"
+        if self.gateway_id:
+            return self.gateway_id
+        host = socket.gethostname()
+        return f"{host}:{self.port}" if self.port else f"{host}-pid{os.getpid()}"

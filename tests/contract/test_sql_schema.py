@@ -9,12 +9,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
 from shadowserve.config import sqlite_url
 from shadowserve.domain.arns import Scope
+from shadowserve.metrics.aggregates import VariantAggregate
+from shadowserve.metrics.aggregator import Aggregator
+from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.store import migrate
 from shadowserve.store.base import AggregateKey
 from shadowserve.store.sql import SqlStore
@@ -39,6 +44,11 @@ PREVIOUS_RELEASE = [
     "INSERT INTO tags VALUES ('arn:x', 'team', 'ml', 0)",
     """INSERT INTO aggregates VALUES ('variant', '123456789012', 'us-east-1', 'ep', 'v',
        'production', 'x', 10, '{"n": 7}')""",
+    # Cloud Control requests, one still being worked on and one done.
+    """INSERT INTO resources VALUES ('cloudcontrol-request', '123456789012', 'us-east-1',
+       'open', 2, '{"RequestToken": "open", "OperationStatus": "IN_PROGRESS"}')""",
+    """INSERT INTO resources VALUES ('cloudcontrol-request', '123456789012', 'us-east-1',
+       'done', 3, '{"RequestToken": "done", "OperationStatus": "SUCCESS"}')""",
 ]
 
 
@@ -77,6 +87,8 @@ def test_a_database_from_before_migrations_upgrades_in_place(empty_url: str) -> 
         # The old row is kept under writer '' and still counts.
         assert [body for _, body in tx.find_aggregates("variant", EAST)] == [{"n": 7}]
         assert tx.get_aggregate(KEY) is None  # gw-a has written nothing yet
+        # The unfinished request is queued for the gateways to carry on; the finished is not.
+        assert tx.claim("cloudcontrol", "gw-a", 1.0, 30.0, 10) == [(EAST, "open")]
     with store.engine.connect() as connection:
         assert migrate.current_revision(connection) == migrate.head_revision()
     store.close()
@@ -84,7 +96,7 @@ def test_a_database_from_before_migrations_upgrades_in_place(empty_url: str) -> 
 
 
 def test_a_new_database_gets_every_migration(empty_url: str) -> None:
-    assert migrate.upgrade(create_engine(empty_url)) == ["0001", "0002"]
+    assert migrate.upgrade(create_engine(empty_url)) == ["0001", "0002", "0003"]
 
 
 def _open(url: str, writer: str, start: multiprocessing.synchronize.Event) -> None:
@@ -136,8 +148,8 @@ def test_shadowserve_migrate_upgrades_once(tmp_path: Path) -> None:
         )  # fmt: skip
         return done.stdout.strip()
 
-    assert migrate_command() == "Applied migrations 0001, 0002; schema at 0002."
-    assert migrate_command() == "Schema already at 0002; nothing to do."
+    assert migrate_command() == "Applied migrations 0001, 0002, 0003; schema at 0003."
+    assert migrate_command() == "Schema already at 0003; nothing to do."
     unreachable = subprocess.run(
         [sys.executable, "-m", "shadowserve.cli", "migrate",
          "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"],
@@ -146,3 +158,32 @@ def test_shadowserve_migrate_upgrades_once(tmp_path: Path) -> None:
     assert unreachable.returncode == 1
     assert "Error: cannot reach the database:" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
+
+
+def _flush_ones(url: str, writer: str, flushes: int, start: Any) -> None:
+    # The aggregator's own flush (read its row, merge, write), as fast as it goes: with one
+    # shared row per key two such writers lost 39-46 % of their increments on PostgreSQL.
+    aggregator = Aggregator(SqlStore(url, writer=writer), VariantMetrics(CollectorRegistry()))
+    start.wait()
+    for _ in range(flushes):
+        aggregator._variants[KEY] = VariantAggregate(invocations=1)
+        aggregator._flush()
+
+
+def test_two_writers_flushing_one_interval_lose_nothing(empty_url: str) -> None:
+    SqlStore(empty_url).close()  # migrated before the race: the race is about the rows
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    processes = [context.Process(target=_flush_ones, args=(empty_url, f"gw-{i}", 300, start))
+                 for i in range(2)]  # fmt: skip
+    for process in processes:
+        process.start()
+    start.set()
+    for process in processes:
+        process.join(timeout=120)
+    assert [process.exitcode for process in processes] == [0, 0]
+    store = SqlStore(empty_url, writer="reader")
+    with store.transaction() as tx:
+        rows = tx.find_aggregates("variant", EAST)
+    store.close()
+    assert sum(VariantAggregate.from_json(body).invocations for _, body in rows) == 600

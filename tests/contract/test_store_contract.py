@@ -148,3 +148,29 @@ def test_aggregates_put_get_and_find(store: Store) -> None:
         assert tx.aggregated_variants(EAST, since=0) == [("ep", "v")]
         assert tx.aggregated_variants(EAST, since=31) == []
         assert tx.aggregated_variants(WEST, since=0) == []
+
+
+def test_work_is_claimed_by_one_owner_until_its_lease_ends(store: Store) -> None:
+    with store.transaction() as tx:
+        for key in ("a", "b", "c"):
+            tx.enqueue("q", EAST, key)
+        tx.enqueue("q", EAST, "a")  # queued once
+        tx.enqueue("other", WEST, "z")
+    with store.transaction() as tx:
+        first = tx.claim("q", "gw-1", now=100.0, lease_seconds=30.0, limit=2)
+    assert len(first) == 2 and all(scope == EAST for scope, _ in first)
+    with store.transaction() as tx:
+        second = tx.claim("q", "gw-2", now=101.0, lease_seconds=30.0, limit=10)
+    assert sorted(first + second) == [(EAST, "a"), (EAST, "b"), (EAST, "c")]  # none twice
+    with store.transaction() as tx:
+        assert tx.claim("q", "gw-2", now=110.0, lease_seconds=30.0, limit=10) == second
+        assert sorted(tx.claim("q", "gw-1", now=110.0, lease_seconds=30.0, limit=10)) == sorted(
+            first
+        )  # an owner renews its own claims
+        tx.dequeue("q", *first[0])
+    with store.transaction() as tx:
+        # gw-1's lease (renewed until 140) ends; gw-3 takes what is left of it.
+        taken = tx.claim("q", "gw-3", now=141.0, lease_seconds=30.0, limit=10)
+    assert first[0] not in taken and first[1] in taken
+    with store.transaction() as tx:
+        assert tx.claim("other", "gw-1", now=1.0, lease_seconds=1.0, limit=10) == [(WEST, "z")]

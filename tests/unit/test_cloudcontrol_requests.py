@@ -69,6 +69,7 @@ class Driven:
 
 MODEL = "AWS::SageMaker::Model"
 EXPERIMENT = "AWS::SageMaker::InferenceExperiment"
+NAMELESS = json.dumps({"PrimaryContainer": {"Image": "x"}})  # a Model whose name is generated
 
 
 def _refused(call: Callable[[], object]) -> tuple[str, str]:
@@ -187,3 +188,51 @@ def test_a_client_token_names_one_request_and_a_finished_one_cannot_be_cancelled
         InvalidInput, match=f"Request {done.request_token} is already in status SUCCESS"
     ):
         service.cancel_request(world.plane, SCOPE, done.request_token)
+
+
+def test_a_generated_name_is_chosen_once_when_the_request_is_recorded() -> None:
+    world = Driven()
+    request = service.create_resource(world.plane, SCOPE, MODEL, NAMELESS, "t-1")
+    name = (request.resource_model or {})["ModelName"]
+    assert name.startswith("Model-")
+    again = service.create_resource(world.plane, SCOPE, MODEL, NAMELESS, "t-1")
+    assert again.request_token == request.request_token  # same request: the name is no part
+    done = world.settle(request.request_token)
+    assert json.loads(done.progress_event()["ResourceModel"])["ModelName"] == name
+
+
+def test_a_create_run_again_after_a_crash_finds_its_resource_instead_of_making_another() -> None:
+    world = Driven()
+    request = service.create_resource(world.plane, SCOPE, MODEL, NAMELESS, None)
+    # A gateway claimed it, counted its attempt, made the model and died before saving.
+    with world.plane.store.transaction() as tx:
+        document = tx.get("cloudcontrol-request", SCOPE, request.request_token)
+        assert document is not None
+        document.body["Attempts"] = 1
+        tx.update(document)
+    made = service.HANDLERS[MODEL].create(world.plane, SCOPE, request.resource_model or {})
+    done = world.settle(request.request_token)
+    assert (done.operation_status, done.identifier) == ("SUCCESS", made)
+    listed = service.list_resources(world.plane, SCOPE, MODEL, None, None)[1].items
+    assert len(listed) == 1
+
+
+def test_a_request_is_worked_by_the_gateway_holding_its_claim() -> None:
+    world = Driven()
+    other = RequestWorker(world.plane, owner="gw-other", lease_seconds=30)
+    with world.plane.store.transaction() as tx:  # gw-other claims everything, then stalls
+        assert tx.claim("cloudcontrol", "gw-other", 0, 30, 10) == []
+    request = service.create_resource(world.plane, SCOPE, MODEL, NAMELESS, None)
+    now = world.plane.clock.now().timestamp()
+    with world.plane.store.transaction() as tx:
+        assert tx.claim("cloudcontrol", "gw-other", now, 30, 10) == [(SCOPE, request.request_token)]
+    for _ in range(3):
+        world.worker.run_once()  # not its claim: left alone
+    assert service.get_request(world.plane, SCOPE, request.request_token).operation_status == (
+        "IN_PROGRESS")  # fmt: skip
+    assert isinstance(world.plane.clock, FakeClock)
+    world.plane.clock.advance(timedelta(seconds=31))  # gw-other's lease runs out
+    assert world.settle(request.request_token).operation_status == "SUCCESS"
+    other.run_once()  # finished work is off the queue: nothing to claim
+    with world.plane.store.transaction() as tx:
+        assert tx.claim("cloudcontrol", "gw-other", now + 100, 30, 10) == []

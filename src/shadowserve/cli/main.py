@@ -19,6 +19,7 @@ from shadowserve.auth.credentials import CredentialsFileError, load_keys
 from shadowserve.cli.demo import run_demo
 from shadowserve.cli.replay import print_replay, run_replay
 from shadowserve.cli.report import fetch_report, print_report, recompute_report
+from shadowserve.cluster.membership import ClusterRefused
 from shadowserve.config import Settings
 from shadowserve.http.protocol import BoundedHttpToolsProtocol
 from shadowserve.store.migrate import head_revision
@@ -179,8 +180,15 @@ def cli() -> None:
     "--gateway-id",
     default=None,
     envvar="SHADOWSERVE_GATEWAY_ID",
-    help="This server's name among servers sharing one --db. Default: host name and pid.",
+    help="This server's name among servers sharing one --db. Default: host name and port.",
 )
+@click.option(
+    "--cloudcontrol-lease-seconds", type=click.FloatRange(min=1),
+    default=DEFAULTS.cloudcontrol_lease_seconds, show_default=True,
+    envvar="SHADOWSERVE_CLOUDCONTROL_LEASE_SECONDS",
+    help="How long a server holds a Cloud Control request it works on; if it dies, "
+    "another server sharing --db carries the request on after this long.",
+)  # fmt: skip
 def serve(**options: Any) -> None:
     """Run the server: SageMaker's API and SageMaker Runtime's InvokeEndpoint on one port."""
     settings = Settings(**options)
@@ -202,6 +210,8 @@ def serve(**options: Any) -> None:
         application = build_application(settings)
     except ModuleNotFoundError as exc:
         raise click.ClickException(_missing_driver(exc, settings.database_url())) from exc
+    except ClusterRefused as exc:
+        raise click.ClickException(str(exc)) from exc
     _exit_quietly_after_shutdown()
     # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes in-flight requests,
     # then runs our lifespan shutdown (reconciler stop, store close).

@@ -34,6 +34,7 @@ SUMMARY = ["Name", "Type", "RoleArn", "Description", "Schedule", "CreationTime",
 
 class InferenceExperimentType:
     type_name = TYPE
+    name_property = "Name"  # required by the schema: never generated
 
     def read(self, plane: ControlPlane, scope: Scope, identifier: str) -> dict[str, Any] | None:
         try:

@@ -36,6 +36,8 @@ DONE, WAIT = Settled(True), Settled(False)
 
 class ResourceHandler(Protocol):
     type_name: str
+    # The property naming the resource; generated when a CREATE leaves it out.
+    name_property: str
 
     def read(self, plane: ControlPlane, scope: Scope, identifier: str) -> dict[str, Any] | None:
         """Every readable property, or None when the resource does not exist."""

@@ -12,6 +12,9 @@ from typing import Any
 from shadowserve.domain.shapes import Shape
 
 KIND = "cloudcontrol-request"
+# The work queue of unfinished requests, and the documents that keep a ClientToken unique.
+QUEUE = "cloudcontrol"
+TOKEN_KIND = "cloudcontrol-token"
 RETENTION = timedelta(days=7)
 
 
@@ -54,6 +57,8 @@ class ResourceRequest(Shape):
     resource_model: dict[str, Any] | None = None
     previous_model: dict[str, Any] | None = None
     phase: Phase = Phase.ACT
+    # Times the ACT step was started: above one, an earlier run may have done the work.
+    attempts: int = 0
 
     def finish(self, status: Status, now: datetime, code: str | None = None,
                message: str | None = None) -> None:  # fmt: skip

@@ -54,6 +54,7 @@ class ImmediateType(ABC):
     name (or ARN), deleted by name, properties limited to the type's schema."""
 
     type_name: str
+    name_property: str
     resource: type[Any]  # the domain class stored under the name
 
     def __init__(self) -> None:
@@ -91,6 +92,7 @@ class ImmediateType(ABC):
 
 class ModelType(ImmediateType):
     type_name = "AWS::SageMaker::Model"
+    name_property = "ModelName"
     resource = Model
 
     def _properties(self, plane: ControlPlane, scope: Scope, model: Model) -> dict[str, Any]:
@@ -118,6 +120,7 @@ class ModelType(ImmediateType):
 
 class EndpointConfigType(ImmediateType):
     type_name = "AWS::SageMaker::EndpointConfig"
+    name_property = "EndpointConfigName"
     resource = EndpointConfig
 
     def _properties(
@@ -150,6 +153,7 @@ class EndpointConfigType(ImmediateType):
 
 class EndpointType:
     type_name = "AWS::SageMaker::Endpoint"
+    name_property = "EndpointName"
 
     def read(self, plane: ControlPlane, scope: Scope, identifier: str) -> dict[str, Any] | None:
         endpoint = _find(plane, scope, Endpoint, identifier)

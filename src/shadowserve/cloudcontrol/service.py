@@ -17,11 +17,18 @@ import jsonpatch
 import jsonpointer
 
 from shadowserve.cloudcontrol.experiment_type import InferenceExperimentType
-from shadowserve.cloudcontrol.handler import HandlerFailure, ResourceHandler, not_found
+from shadowserve.cloudcontrol.handler import (
+    HandlerFailure,
+    ResourceHandler,
+    generated_name,
+    not_found,
+)
 from shadowserve.cloudcontrol.requests import (
     FINISHED,
     KIND,
+    QUEUE,
     RETENTION,
+    TOKEN_KIND,
     Operation,
     Phase,
     ResourceRequest,
@@ -31,7 +38,7 @@ from shadowserve.cloudcontrol.requests import (
 from shadowserve.cloudcontrol.sagemaker_types import EndpointConfigType, EndpointType, ModelType
 from shadowserve.cloudcontrol.schemas import ResourceSchema, schema_for
 from shadowserve.domain.arns import Scope
-from shadowserve.domain.errors import CodedError, InvalidInput
+from shadowserve.domain.errors import CodedError, InvalidInput, StaleWrite
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.listing import Page, page_of
 from shadowserve.store.base import Document, DuplicateKeyError
@@ -65,9 +72,15 @@ def create_resource(plane: ControlPlane, scope: Scope, type_name: str, desired_s
     kind = resource_type(type_name)
     model = _parse_model(desired_state)
     _validate(kind.schema, model)
+    print_ = fingerprint("CREATE", type_name, model)  # the caller's request, before naming
+    name = kind.handler.name_property
+    if name and name not in model:
+        # Chosen once, as the request is recorded: a re-run of the work after a crash makes
+        # the same name, so it finds what the first run made instead of making a second.
+        model = {**model, name: generated_name(type_name.rsplit("::", 1)[-1])}
     identifier = model.get(kind.schema.primary_identifier)
     return _record(plane, scope, Operation.CREATE, type_name, identifier, client_token,
-                   model, None, fingerprint("CREATE", type_name, model))  # fmt: skip
+                   model, None, print_)  # fmt: skip
 
 
 def update_resource(plane: ControlPlane, scope: Scope, type_name: str, identifier: str,
@@ -155,6 +168,7 @@ def cancel_request(plane: ControlPlane, scope: Scope, token: str) -> ResourceReq
         request.finish(Status.CANCEL_COMPLETE, plane.clock.now())
         document.body = request.model_dump(mode="json")
         repo.tx.update(document)
+        repo.tx.dequeue(QUEUE, scope, token)
         return request
 
     return plane.write(scope, work)
@@ -173,25 +187,48 @@ def _record(plane: ControlPlane, scope: Scope, operation: Operation, type_name: 
 
     def work(repo: Any) -> ResourceRequest:
         if client_token:
-            for document in repo.tx.find_all(KIND, scope):
-                earlier = ResourceRequest.model_validate(document.body)
-                if earlier.client_token == client_token and not _expired(earlier, now):
-                    if earlier.fingerprint != print_:
-                        raise CloudControlError(
-                            "ClientTokenConflictException",
-                            f"ClientToken {client_token} is already associated with an "
-                            f"existing operation with RequestToken {earlier.request_token}",
-                        )
-                    return earlier  # the same request again: idempotent
+            earlier = _claim_client_token(repo, scope, client_token, request, now)
+            if earlier is not None:
+                if earlier.fingerprint != print_:
+                    raise CloudControlError(
+                        "ClientTokenConflictException",
+                        f"ClientToken {client_token} is already associated with an "
+                        f"existing operation with RequestToken {earlier.request_token}",
+                    )
+                return earlier  # the same request again: idempotent
         try:
             repo.tx.insert(
                 Document(KIND, scope, request.request_token, request.model_dump(mode="json"))
             )
         except DuplicateKeyError as exc:  # pragma: no cover - uuid4 collision
             raise CloudControlError("GeneralServiceException", "Try again.") from exc
+        repo.tx.enqueue(QUEUE, scope, request.request_token)
         return request
 
     return plane.write(scope, work)
+
+
+def _claim_client_token(repo: Any, scope: Scope, token: str, request: ResourceRequest,
+                        now: datetime) -> ResourceRequest | None:  # fmt: skip
+    """The live request a ClientToken already names, or None after taking the token for
+    ``request``. The token's row is unique per account and region in the database, so of
+    two gateways taking one token at once, one waits and then finds the other's request."""
+    mine = Document(TOKEN_KIND, scope, token, {"request_token": request.request_token})
+    try:
+        repo.tx.insert(mine)
+        return None
+    except DuplicateKeyError:
+        pass
+    taken = repo.tx.get(TOKEN_KIND, scope, token)
+    earlier = repo.tx.get(KIND, scope, taken.body["request_token"]) if taken else None
+    if earlier is not None:
+        found = ResourceRequest.model_validate(earlier.body)
+        if not _expired(found, now):
+            return found
+    if taken is not None:  # the request it named has expired: the token is free again
+        taken.body = mine.body
+        repo.tx.update(taken)
+    return None
 
 
 def _read(plane: ControlPlane, scope: Scope, kind: ResourceType,
@@ -257,11 +294,34 @@ def advance(plane: ControlPlane, scope: Scope, document: Document) -> None:
     if request.operation_status in FINISHED:
         return
     kind = resource_type(request.type_name)
+    if request.phase == Phase.ACT:
+        # Counted before acting: a run that finds its attempt count above one knows an
+        # earlier run (on a gateway that died) may have done the work already.
+        request.attempts += 1
+        document = _save(plane, scope, document, request)
     try:
         _step(plane, scope, kind, request)
     except HandlerFailure as failure:
-        request.finish(Status.FAILED, plane.clock.now(), failure.code, failure.message)
+        if not _made_by_an_earlier_attempt(plane, scope, kind, request, failure):
+            request.finish(Status.FAILED, plane.clock.now(), failure.code, failure.message)
     _save(plane, scope, document, request)
+
+
+def _made_by_an_earlier_attempt(plane: ControlPlane, scope: Scope, kind: ResourceType,
+                                request: ResourceRequest,
+                                failure: HandlerFailure) -> bool:  # fmt: skip
+    """A CREATE run again after a crash finds the resource its first run made (the name was
+    chosen when the request was recorded): that is this request's resource, not a clash."""
+    name = (request.resource_model or {}).get(kind.handler.name_property)
+    if (request.operation != Operation.CREATE or request.attempts < 2
+            or failure.code != "AlreadyExists" or not name):  # fmt: skip
+        return False
+    found = kind.handler.read(plane, scope, str(name))
+    if found is None:
+        return False
+    request.identifier = str(found.get(kind.schema.primary_identifier, name))
+    request.phase = Phase.STABILIZE
+    return True
 
 
 def _step(plane: ControlPlane, scope: Scope, kind: ResourceType,
@@ -291,18 +351,30 @@ def _step(plane: ControlPlane, scope: Scope, kind: ResourceType,
         request.finish(Status.SUCCESS, plane.clock.now())
 
 
-def _save(plane: ControlPlane, scope: Scope, document: Document, request: ResourceRequest) -> None:
-    def work(repo: Any) -> None:
-        current = repo.tx.get(KIND, scope, document.name_key)
+def _save(plane: ControlPlane, scope: Scope, document: Document,
+          request: ResourceRequest) -> Document:  # fmt: skip
+    """Write the request over the version ``document`` was read at (StaleWrite if another
+    worker wrote it since); a finished request leaves the work queue."""
+
+    def work(repo: Any) -> Document:
+        current: Document | None = repo.tx.get(KIND, scope, document.name_key)
         if current is None:
-            return
+            repo.tx.dequeue(QUEUE, scope, document.name_key)
+            return document
         stored = ResourceRequest.model_validate(current.body)
         if stored.operation_status == Status.CANCEL_COMPLETE:
-            return  # cancelled meanwhile: leave it so
+            repo.tx.dequeue(QUEUE, scope, document.name_key)
+            return current  # cancelled meanwhile: leave it so
+        if current.version != document.version:
+            raise StaleWrite(document.name_key)
         current.body = request.model_dump(mode="json")
         repo.tx.update(current)
+        if request.operation_status in FINISHED:
+            repo.tx.dequeue(QUEUE, scope, document.name_key)
+        return current
 
-    plane.write(scope, work)
+    with plane.repository(scope) as repo:  # StaleWrite reaches the worker, which moves on
+        return work(repo)
 
 
 def purge_expired(plane: ControlPlane, scope: Scope, documents: list[Document]) -> None:
@@ -314,3 +386,6 @@ def purge_expired(plane: ControlPlane, scope: Scope, documents: list[Document]) 
                 current = repo.tx.get(KIND, scope, document.name_key)
                 if current is not None:
                     repo.tx.delete(current)
+                token = repo.tx.get(TOKEN_KIND, scope, request.client_token or "")
+                if token is not None and token.body["request_token"] == request.request_token:
+                    repo.tx.delete(token)

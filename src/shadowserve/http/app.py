@@ -42,7 +42,6 @@ from shadowserve.protocol.awsquery import QueryService
 from shadowserve.protocol.bodies import BodyTooLarge, read_limited
 from shadowserve.protocol.errors import RequestTooLarge, WireError, to_wire
 from shadowserve.protocol.validate import SerializationFailed
-from shadowserve.storage_health import StorageHealth
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 # The largest control-plane request accepted; SageMaker's and Cloud Control's are a few KB.
@@ -64,14 +63,14 @@ def build_http_app(
     invoker: Invoker,
     api: ApiDependencies,
     registry: CollectorRegistry,
-    storage: StorageHealth,
+    health: Callable[[], dict[str, object]],
     lifespan: Lifespan | None = None,
 ) -> Starlette:
     routes = [
         *aws_routes(access, services, queries),
         *runtime_routes(access, invoker),
         *api_routes(access.default_account, api),
-        *operations_routes(registry, storage),
+        *operations_routes(registry, health),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={404: _not_routed, 405: _not_routed})  # fmt: skip
@@ -177,14 +176,16 @@ def runtime_routes(access: Access, invoker: Invoker) -> list[BaseRoute]:
     ]
 
 
-def operations_routes(registry: CollectorRegistry, storage: StorageHealth) -> list[BaseRoute]:
+def operations_routes(
+    registry: CollectorRegistry, health: Callable[[], dict[str, object]]
+) -> list[BaseRoute]:
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_request: Request) -> Response:
         # Always 200 while the server answers: a full disk is reported, not a reason for an
         # orchestrator to restart a server that still serves every invocation.
-        return JSONResponse(storage.report())
+        return JSONResponse(await run_in_threadpool(health))
 
     return [
         Route("/metrics", metrics, methods=["GET"]),

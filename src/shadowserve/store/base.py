@@ -95,6 +95,23 @@ class Transaction(Protocol):
         distinct and sorted, without reading the aggregates themselves."""
         ...
 
+    def enqueue(self, queue: str, scope: Scope, key: str) -> None:
+        """Add one item of work (a no-op if it is queued already)."""
+        ...
+
+    def claim(
+        self, queue: str, owner: str, now: float, lease_seconds: float, limit: int
+    ) -> list[tuple[Scope, str]]:
+        """Up to ``limit`` items nobody holds (their lease ended before ``now``) or that
+        ``owner`` holds already, leased to ``owner`` until ``now + lease_seconds``. Claimers
+        sharing one database never get the same item while its lease runs (PostgreSQL:
+        ``FOR UPDATE SKIP LOCKED``; SQLite: one writer at a time)."""
+        ...
+
+    def dequeue(self, queue: str, scope: Scope, key: str) -> None:
+        """The item is done: nobody claims it again."""
+        ...
+
 
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...

@@ -20,6 +20,8 @@ class MemoryState:
         self.documents: dict[_Key, Document] = {}
         self.tags: dict[str, dict[str, str]] = {}
         self.aggregates: dict[AggregateKey, dict[str, Any]] = {}
+        # (queue, scope, key) -> (owner, lease end)
+        self.work: dict[tuple[str, Scope, str], tuple[str, float]] = {}
 
 
 class MemoryStore:
@@ -120,6 +122,23 @@ class MemoryTransaction:
             for key in self._s.aggregates
             if key.kind == "variant" and key.scope == scope and key.start >= since
         })  # fmt: skip
+
+    def enqueue(self, queue: str, scope: Scope, key: str) -> None:
+        self._s.work.setdefault((queue, scope, key), ("", 0.0))
+
+    def claim(
+        self, queue: str, owner: str, now: float, lease_seconds: float, limit: int
+    ) -> list[tuple[Scope, str]]:
+        claimed: list[tuple[str, Scope, str]] = []
+        for item, (holder, until) in self._s.work.items():
+            if len(claimed) < limit and item[0] == queue and (holder == owner or until < now):
+                claimed.append(item)
+        for item in claimed:
+            self._s.work[item] = (owner, now + lease_seconds)
+        return [(scope, key) for _, scope, key in claimed]
+
+    def dequeue(self, queue: str, scope: Scope, key: str) -> None:
+        self._s.work.pop((queue, scope, key), None)
 
     def _checked(self, document: Document) -> _Key:
         key = (document.kind, document.scope, document.name_key)

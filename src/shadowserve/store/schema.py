@@ -3,7 +3,7 @@ migration in migrations/versions (the migrations, not this file, create and chan
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -43,4 +43,16 @@ aggregates = Table(
     # sharing a database never overwrite each other's counts; readers sum the writers.
     Column("writer", String(128), primary_key=True),
     Column("body", Text, nullable=False),
+)
+
+# Work items claimed with a lease (Cloud Control requests): one row per unfinished item.
+work = Table(
+    "work",
+    metadata,
+    Column("queue", String(32), primary_key=True),
+    Column("account", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("item_key", String(128), primary_key=True),
+    Column("claimed_by", String(128), nullable=False, default=""),
+    Column("lease_until", Float, nullable=False, default=0.0),
 )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import and_, create_engine, delete, event, insert, select, update
+from sqlalchemy import and_, create_engine, delete, event, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -18,7 +18,7 @@ from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import StaleWrite, StorageFull
 from shadowserve.store import migrate
 from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError
-from shadowserve.store.schema import aggregates, resources, tags
+from shadowserve.store.schema import aggregates, resources, tags, work
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +270,41 @@ class SqlTransaction:
             .order_by(aggregates.c.endpoint, aggregates.c.variant)
         )
         return [(row.endpoint, row.variant) for row in self._c.execute(query)]
+
+    def enqueue(self, queue: str, scope: Scope, key: str) -> None:
+        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
+        self._c.execute(
+            dialect.insert(work)
+            .values(queue=queue, account=scope.account, region=scope.region, item_key=key,
+                    claimed_by="", lease_until=0.0)
+            .on_conflict_do_nothing()
+        )  # fmt: skip
+
+    def claim(
+        self, queue: str, owner: str, now: float, lease_seconds: float, limit: int
+    ) -> list[tuple[Scope, str]]:
+        free = (
+            select(work.c.account, work.c.region, work.c.item_key)
+            .where(work.c.queue == queue, or_(work.c.claimed_by == owner, work.c.lease_until < now))
+            .order_by(work.c.lease_until)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
+        )
+        rows = self._c.execute(free).all()
+        for row in rows:
+            self._c.execute(
+                update(work)
+                .where(work.c.queue == queue, work.c.account == row.account,
+                       work.c.region == row.region, work.c.item_key == row.item_key)
+                .values(claimed_by=owner, lease_until=now + lease_seconds)
+            )  # fmt: skip
+        return [(Scope(row.account, row.region), row.item_key) for row in rows]
+
+    def dequeue(self, queue: str, scope: Scope, key: str) -> None:
+        self._c.execute(
+            delete(work).where(work.c.queue == queue, work.c.account == scope.account,
+                               work.c.region == scope.region, work.c.item_key == key)
+        )  # fmt: skip
 
     def delete_tags(self, arn: str, keys: list[str] | None = None) -> None:
         query = delete(tags).where(tags.c.arn == arn)

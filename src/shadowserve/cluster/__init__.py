@@ -1,0 +1,1 @@
+"""Gateways sharing one database: who is here, and what a cluster needs."""
