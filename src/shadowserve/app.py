@@ -7,7 +7,7 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from prometheus_client import CollectorRegistry, Info
@@ -18,6 +18,7 @@ from shadowserve.auth.access import Access, OpenAccess, SigV4Access
 from shadowserve.auth.credentials import load_keys
 from shadowserve.capture.writer import CaptureLimits, CaptureWriter
 from shadowserve.cloudcontrol.worker import RequestWorker
+from shadowserve.cluster.coordination import Coordination
 from shadowserve.cluster.membership import Membership
 from shadowserve.comparison.settings import CompareSettings
 from shadowserve.config import Settings
@@ -105,7 +106,20 @@ def _worker_runtime(settings: Settings, routing: RoutingTable, objects: ObjectSt
                     logs: LogStore) -> WorkerRuntime:  # fmt: skip
     artifacts = ArtifactCache(settings.data_dir / "models", objects, settings.max_model_bytes)
     environments = ModelEnvironments(settings.data_dir / "environments")
-    return WorkerRuntime(routing, artifacts, settings.data_dir / "workers", logs, environments)
+    return WorkerRuntime(routing, artifacts, settings.data_dir / "workers", logs, environments,
+                         worker_hosts=settings.worker_hosts())  # fmt: skip
+
+
+def _shadow_dispatcher(settings: Settings, events: EventBus,
+                       registry: CollectorRegistry) -> ShadowDispatcher:  # fmt: skip
+    return ShadowDispatcher(
+        events,
+        ShadowCounters(registry),
+        concurrency=settings.shadow_concurrency,
+        queue_size=settings.shadow_queue_size,
+        timeout=settings.shadow_timeout,
+        probes=NoiseProbes(settings.noise_probe_percentage),
+    )
 
 
 def _registry(settings: Settings) -> CollectorRegistry:
@@ -117,14 +131,17 @@ def _registry(settings: Settings) -> CollectorRegistry:
     return registry
 
 
-def _health(storage: StorageHealth, membership: Membership) -> dict[str, object]:
-    """/healthz: the data dir's space, this gateway's id and the gateways sharing its database
-    (None when the database cannot be read)."""
+def _health(storage: StorageHealth, membership: Membership,
+            coordination: Coordination) -> dict[str, object]:  # fmt: skip
+    """/healthz: the data dir's space, this gateway's id, whether it leads, and the gateways
+    sharing its database with the one that leads (None when the database cannot be read)."""
     try:
         peers: list[str] | None = [peer.gateway for peer in membership.peers()]
+        leader = coordination.leader()
     except Exception:  # the database is down: still healthy enough to serve invocations
-        peers = None
-    return {**storage.report(), "gateway": membership.gateway, "gateways": peers}
+        peers, leader = None, None
+    return {**storage.report(), "gateway": membership.gateway, "leads": coordination.leads(),
+            "gateways": peers, "leader": leader}  # fmt: skip
 
 
 def build_application(settings: Settings, clock: Clock | None = None) -> Application:
@@ -135,7 +152,10 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     logs = LogStore(settings.data_dir / "logs")
     runtime = _worker_runtime(settings, routing, objects, logs)
     plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=runtime)
-    reconciler = Reconciler(plane, settings.reconcile_interval)
+    coordination = Coordination(store, routing, settings.gateway(), settings.database_url(),
+                                release_workers=runtime.shutdown)  # fmt: skip
+    reconciler = Reconciler(replace(plane, store=coordination.fenced()),
+                            settings.reconcile_interval, leads=coordination.leads)  # fmt: skip
     requests = RequestWorker(plane, min(0.2, settings.reconcile_interval),
                              owner=settings.gateway(),
                              lease_seconds=settings.cloudcontrol_lease_seconds)  # fmt: skip
@@ -146,14 +166,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     for consumer in (event_log, capture, aggregator):
         if consumer is not None:
             events.subscribe(consumer)
-    shadows = ShadowDispatcher(
-        events,
-        ShadowCounters(registry),
-        concurrency=settings.shadow_concurrency,
-        queue_size=settings.shadow_queue_size,
-        timeout=settings.shadow_timeout,
-        probes=NoiseProbes(settings.noise_probe_percentage),
-    )
+    shadows = _shadow_dispatcher(settings, events, registry)
 
     async def lookup(scope: Scope, name: str) -> tuple[EndpointStatus, str | None] | None:
         return await run_in_threadpool(endpoint_status, plane, scope, name)
@@ -168,10 +181,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         aggregator.start()
         await invoker.start()
         await shadows.start()
-        supervisor.start()
-        reconciler.start()
-        requests.start()
-        membership.start()
+        # The supervisor before the lead is taken: a new leader's workers are watched at once.
+        for background in (supervisor, coordination, reconciler, requests, membership):
+            background.start()
         # Everything loaded at start (botocore's service models are millions of objects) is
         # moved out of the garbage collector's sight: full collections otherwise scan it all
         # and stall requests for 100 ms or more.
@@ -185,10 +197,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             yield
         finally:
             # Stop taking new work first, then stop what serves it.
-            membership.stop()
+            for background in (membership, requests, reconciler, coordination):
+                background.stop()
             membership.leave()
-            requests.stop()
-            reconciler.stop()
             await shadows.stop()
             await invoker.stop()
             supervisor.stop()
@@ -209,7 +220,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             plane, compare_defaults(settings), objects, DirectCalls(runtime, settings.model_timeout)
         ),
         registry,
-        partial(_health, StorageHealth(settings.data_dir, registry), membership),
+        partial(_health, StorageHealth(settings.data_dir, registry), membership, coordination),
         lifespan=lifespan,
     )
     return Application(settings, plane, runtime, events, http)

@@ -54,9 +54,17 @@ class Settings:
     # How long a gateway holds a Cloud Control request it works on; a gateway that dies
     # holding one delays it this long before another carries it on.
     cloudcontrol_lease_seconds: float = 30.0
+    # Where model workers listen: loopback, or an address gateways on other machines reach
+    # (the leader's workers serve every gateway). advertised: the host in their URLs, when
+    # the bind address is a wildcard such as 0.0.0.0; None: the bind address.
+    worker_host: str = "127.0.0.1"
+    worker_advertised_host: str | None = None
 
     def database_url(self) -> str:
         return self.db_url or sqlite_url(self.data_dir)
+
+    def worker_hosts(self) -> tuple[str, str]:
+        return self.worker_host, self.worker_advertised_host or self.worker_host
 
     def gateway(self) -> str:
         if self.gateway_id:

@@ -19,21 +19,25 @@ class PeriodicThread:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+        """Start (or, after ``stop``, start again) the loop on a thread of its own."""
+        self._stopped = stopped = threading.Event()  # each run its own: an old one stays stopped
+        self._thread = threading.Thread(
+            target=self._loop, args=(stopped,), name=self._name, daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopped.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    def _loop(self) -> None:
-        while not self._stopped.is_set():
+    def _loop(self, stopped: threading.Event) -> None:
+        while not stopped.is_set():
             try:
                 self._work()
             except Exception:  # The loop must outlive any one bad pass.
                 log.exception("%s pass failed", self._name)
-            self._stopped.wait(self._interval)
+            stopped.wait(self._interval)
 
 
 class PeriodicWork(ABC):

@@ -18,11 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
+from sqlalchemy import create_engine, text
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.builders import create_endpoint, create_model
 from tests.conftest import FAST, client
-from tests.dataplane_support import wait_until
+from tests.dataplane_fixtures import Models
+from tests.dataplane_support import wait_until, worker_pids
 from tests.postgres import postgres_server
 
 
@@ -177,3 +180,72 @@ def test_a_client_token_sent_to_both_gateways_at_once_makes_one_request(
         with ThreadPoolExecutor(2) as pool:
             answers = list(pool.map(send, ccs))
         assert answers[0] == answers[1]
+
+
+def _leader_and_follower(gateways: list[ServerProcess]) -> tuple[ServerProcess, ServerProcess]:
+    def leads(server: ServerProcess) -> bool:
+        return bool(httpx.get(f"{server.url}/healthz").json()["leads"])
+
+    wait_until(lambda: any(leads(server) for server in gateways), timeout=30)
+    leader = next(server for server in gateways if leads(server))
+    follower = next(server for server in gateways if server is not leader)
+    assert not leads(follower)
+    return leader, follower
+
+
+def _answers(server: ServerProcess, endpoint: str) -> bool:
+    runtime = client(server.url, "sagemaker-runtime")
+    try:
+        answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=b"[1]",
+                                         ContentType="application/json")  # fmt: skip
+    except ClientError:
+        return False
+    return bool(json.loads(answer["Body"].read()) == [2.0])
+
+
+def _not_found(server: ServerProcess, endpoint: str) -> bool:
+    runtime = client(server.url, "sagemaker-runtime")
+    try:
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=b"[1]", ContentType="application/json")
+    except ClientError as exc:
+        return exc.response["Error"]["Code"] == "ValidationError"
+    return False
+
+
+def test_one_leader_runs_the_workers_and_every_gateway_routes_to_them(
+    gateways: list[ServerProcess], s3_url: str
+) -> None:
+    leader, follower = _leader_and_follower(gateways)
+    models = Models(follower, s3_url)  # asked of the follower; done by the leader
+    endpoint = models.endpoint(models.model(), count=2)
+    for server in gateways:
+        wait_until(lambda server=server: _answers(server, endpoint), timeout=30)
+    workers = [worker_pids(server.data_dir) for server in gateways]
+    assert (len(workers[gateways.index(leader)]), len(workers[gateways.index(follower)])) == (2, 0)
+    assert models.sagemaker.describe_endpoint(EndpointName=endpoint)["ProductionVariants"][0][
+        "CurrentInstanceCount"] == 2  # fmt: skip
+    # Deleted through the follower: within seconds no gateway answers for it, no worker is left.
+    models.sagemaker.delete_endpoint(EndpointName=endpoint)
+    for server in gateways:
+        wait_until(lambda server=server: _not_found(server, endpoint), timeout=15)
+    wait_until(lambda: not worker_pids(leader.data_dir), timeout=30)
+
+
+def test_a_killed_route_feed_heals_by_resync(gateways: list[ServerProcess], database: str,
+                                              s3_url: str) -> None:  # fmt: skip
+    leader, follower = _leader_and_follower(gateways)
+    gateway = follower.extra_args[follower.extra_args.index("--gateway-id") + 1]
+    engine = create_engine(database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        killed = connection.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = :name"), {"name": f"shadowserve-routes-{gateway}"},
+        ).scalar()  # fmt: skip
+    engine.dispose()
+    assert killed == 1
+    models = Models(leader, s3_url)
+    endpoint = models.endpoint(models.model())
+    wait_until(lambda: _answers(follower, endpoint), timeout=20)
+    assert "route feed lost" in Path(follower.log_path).read_text()
+    models.sagemaker.delete_endpoint(EndpointName=endpoint)
+    wait_until(lambda: _not_found(follower, endpoint), timeout=15)

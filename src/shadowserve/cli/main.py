@@ -189,6 +189,18 @@ def cli() -> None:
     help="How long a server holds a Cloud Control request it works on; if it dies, "
     "another server sharing --db carries the request on after this long.",
 )  # fmt: skip
+@click.option(
+    "--worker-host",
+    default=DEFAULTS.worker_host,
+    show_default=True,
+    envvar="SHADOWSERVE_WORKER_HOST",
+    help="Where model workers listen. With several servers on one --db the leader's workers "
+    "serve every server: use an address the others reach.",
+)
+@click.option(
+    "--worker-advertised-host", default=None, envvar="SHADOWSERVE_WORKER_ADVERTISED_HOST",
+    help="The host other servers call workers at, when --worker-host is a wildcard (0.0.0.0).",
+)  # fmt: skip
 def serve(**options: Any) -> None:
     """Run the server: SageMaker's API and SageMaker Runtime's InvokeEndpoint on one port."""
     settings = Settings(**options)

@@ -64,6 +64,13 @@ class RoutingTable:
     def get(self, scope: Scope, endpoint_name: str) -> EndpointRoute | None:
         return self._routes.get((scope, endpoint_name.lower()))
 
+    def items(self) -> list[tuple[RouteKey, EndpointRoute]]:
+        """Every route, keyed by scope and lower-cased endpoint name (one snapshot)."""
+        return list(self._routes.items())
+
+    def routed(self) -> list[RouteKey]:
+        return list(self._routes)
+
     def publish(self, scope: Scope, endpoint_name: str, route: EndpointRoute | None) -> None:
         with self._write_lock:
             routes = dict(self._routes)

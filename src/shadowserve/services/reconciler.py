@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import DomainError, StaleWrite, StorageFull
@@ -27,12 +28,19 @@ ROLLING_OUT = (EndpointStatus.CREATING, EndpointStatus.UPDATING)
 
 
 class Reconciler(PeriodicWork):
-    def __init__(self, plane: ControlPlane, interval: float) -> None:
+    """``leads`` says whether this gateway leads: with several gateways on one database only
+    the leader reconciles (its plane's store refuses writes once it no longer leads)."""
+
+    def __init__(self, plane: ControlPlane, interval: float,
+                 leads: Callable[[], bool] = lambda: True) -> None:  # fmt: skip
         super().__init__("reconciler", interval)
         self._plane = plane
+        self._leads = leads
 
     def run_once(self) -> None:
         """One pass over every experiment, then every endpoint."""
+        if not self._leads():
+            return
         with self._plane.store.transaction() as tx:
             experiments = [(s, e.value.name) for s, e in all_scopes(tx, InferenceExperiment)]
             endpoints = [(s, e.value.endpoint_name) for s, e in all_scopes(tx, Endpoint)]

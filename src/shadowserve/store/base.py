@@ -112,6 +112,11 @@ class Transaction(Protocol):
         """The item is done: nobody claims it again."""
         ...
 
+    def notify(self, channel: str, payload: str) -> None:
+        """Tell listeners on ``channel`` when the transaction commits (PostgreSQL's NOTIFY;
+        a no-op where nothing else can listen: SQLite, memory)."""
+        ...
+
 
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...

@@ -140,6 +140,9 @@ class MemoryTransaction:
     def dequeue(self, queue: str, scope: Scope, key: str) -> None:
         self._s.work.pop((queue, scope, key), None)
 
+    def notify(self, channel: str, payload: str) -> None:
+        pass  # one process: nobody else to tell
+
     def _checked(self, document: Document) -> _Key:
         key = (document.kind, document.scope, document.name_key)
         stored = self._s.documents.get(key)

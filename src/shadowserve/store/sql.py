@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import and_, create_engine, delete, event, insert, or_, select, update
+from sqlalchemy import and_, create_engine, delete, event, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -305,6 +305,11 @@ class SqlTransaction:
             delete(work).where(work.c.queue == queue, work.c.account == scope.account,
                                work.c.region == scope.region, work.c.item_key == key)
         )  # fmt: skip
+
+    def notify(self, channel: str, payload: str) -> None:
+        if self._c.dialect.name == "postgresql":
+            self._c.execute(text("SELECT pg_notify(:channel, :payload)"),
+                            {"channel": channel, "payload": payload})  # fmt: skip
 
     def delete_tags(self, arn: str, keys: list[str] | None = None) -> None:
         query = delete(tags).where(tags.c.arn == arn)

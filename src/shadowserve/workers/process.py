@@ -37,6 +37,10 @@ class WorkerSpec:
     run_dir: Path
     log: StreamWriter  # the worker's log stream: its stdout and stderr, line by line
     python: str = sys.executable  # a per-model environment's when requirements need one
+    # Where the worker listens, and the host in the URL gateways call it at: loopback unless
+    # other gateways (on other machines) must reach it too.
+    bind_host: str = "127.0.0.1"
+    advertised_host: str = "127.0.0.1"
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Worker:
             "--port-file", str(spec.run_dir / "port"),
             "--error-file", str(spec.run_dir / "error"),
             "--parent-pid", str(os.getpid()),
+            "--host", spec.bind_host,
         ]  # fmt: skip
         self.process = subprocess.Popen(
             command,
@@ -108,7 +113,7 @@ class Worker:
         port_file = self.spec.run_dir / "port"
         if not port_file.exists():
             return None
-        return f"http://127.0.0.1:{port_file.read_text().strip()}"
+        return f"http://{self.spec.advertised_host}:{port_file.read_text().strip()}"
 
     def _exited(self, code: int) -> None:
         if code == LOAD_FAILED_EXIT and self.spec is not None:

@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port-file", type=Path, required=True)
     parser.add_argument("--error-file", type=Path, required=True)
     parser.add_argument("--parent-pid", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     args = parser.parse_args(argv)
     threading.Thread(target=_watch_parent, args=(args.parent_pid,), daemon=True).start()
     try:
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     # Accepted connections inherit this: without it, a response's header and body writes
     # meet the client's delayed ACK and every call on a kept-alive connection waits ~40 ms.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((args.host, 0))
     config = uvicorn.Config(WorkerApp(handlers), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     partial = args.port_file.with_suffix(".partial")

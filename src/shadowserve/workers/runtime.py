@@ -66,8 +66,10 @@ class WorkerRuntime:
         environments: ModelEnvironments,
         start_timeout: float = 120.0,
         drain_timeout: float = 75.0,
+        worker_hosts: tuple[str, str] = ("127.0.0.1", "127.0.0.1"),
     ) -> None:
         self.routing = routing
+        self._worker_hosts = worker_hosts  # (bind, advertised)
         self._artifacts = artifacts
         self._workers_dir = workers_dir
         self._logs = logs
@@ -231,7 +233,13 @@ class WorkerRuntime:
             Worker(
                 name=f"{name}/{index}",
                 spec=WorkerSpec(
-                    model_dir, code_dir, environment, base / str(index), writer, python
+                    model_dir,
+                    code_dir,
+                    environment,
+                    base / str(index),
+                    writer,
+                    python,
+                    *self._worker_hosts,
                 ),
             )
             for index, writer in enumerate(writers)
