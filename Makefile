@@ -38,6 +38,7 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	timeout 390 $(BIN)/python -m bench.run --out bench/results
 	timeout 210 $(BIN)/python -m bench.soak --out bench/results
+	timeout 120 $(BIN)/python -m bench.route_propagation --out bench/results
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
