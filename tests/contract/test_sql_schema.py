@@ -107,17 +107,23 @@ def _open(url: str, writer: str, start: multiprocessing.synchronize.Event) -> No
     store.close()
 
 
-def test_processes_starting_together_on_an_empty_database_all_come_up(empty_url: str) -> None:
+def _race(target: Any, *argument_lists: tuple[Any, ...]) -> list[int | None]:
+    """Run ``target`` in one process per argument list, released at the same moment (each
+    gets the start event last); their exit codes."""
     context = multiprocessing.get_context("spawn")
     start = context.Event()
-    processes = [context.Process(target=_open, args=(empty_url, f"gw-{i}", start))
-                 for i in range(3)]  # fmt: skip
+    processes = [context.Process(target=target, args=(*arguments, start))
+                 for arguments in argument_lists]  # fmt: skip
     for process in processes:
         process.start()
     start.set()
     for process in processes:
         process.join(timeout=120)
-    assert [process.exitcode for process in processes] == [0, 0, 0]
+    return [process.exitcode for process in processes]
+
+
+def test_processes_starting_together_on_an_empty_database_all_come_up(empty_url: str) -> None:
+    assert _race(_open, *[(empty_url, f"gw-{i}") for i in range(3)]) == [0, 0, 0]
     store = SqlStore(empty_url, writer="reader")
     with store.transaction() as tx:
         assert len(tx.find_aggregates("variant", EAST)) == 3
@@ -172,16 +178,7 @@ def _flush_ones(url: str, writer: str, flushes: int, start: Any) -> None:
 
 def test_two_writers_flushing_one_interval_lose_nothing(empty_url: str) -> None:
     SqlStore(empty_url).close()  # migrated before the race: the race is about the rows
-    context = multiprocessing.get_context("spawn")
-    start = context.Event()
-    processes = [context.Process(target=_flush_ones, args=(empty_url, f"gw-{i}", 300, start))
-                 for i in range(2)]  # fmt: skip
-    for process in processes:
-        process.start()
-    start.set()
-    for process in processes:
-        process.join(timeout=120)
-    assert [process.exitcode for process in processes] == [0, 0]
+    assert _race(_flush_ones, *[(empty_url, f"gw-{i}", 300) for i in range(2)]) == [0, 0]
     store = SqlStore(empty_url, writer="reader")
     with store.transaction() as tx:
         rows = tx.find_aggregates("variant", EAST)
