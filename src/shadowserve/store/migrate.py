@@ -9,6 +9,7 @@ migration creates only the tables it lacks."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -21,6 +22,9 @@ from sqlalchemy.engine import Connection, Engine
 # pg_advisory_xact_lock's key for schema changes: any constant of our own.
 SCHEMA_LOCK = 0x5348_4D41  # "SHMA"
 _SCRIPTS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+# Alembic says "Will assume transactional DDL" on every start; only what it applied matters.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def upgrade(engine: Engine) -> list[str]:
@@ -31,7 +35,10 @@ def upgrade(engine: Engine) -> list[str]:
         before = current_revision(connection)
         config = _config(connection)
         command.upgrade(config, "head")
-        return _between(config, before, current_revision(connection))
+        applied = _between(config, before, current_revision(connection))
+    if applied:
+        log.info("schema migrated: %s", ", ".join(applied))
+    return applied
 
 
 def current_revision(connection: Connection) -> str | None:
