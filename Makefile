@@ -39,6 +39,7 @@ bench: $(STAMP) system-deps
 	timeout 390 $(BIN)/python -m bench.run --out bench/results
 	timeout 210 $(BIN)/python -m bench.soak --out bench/results
 	timeout 120 $(BIN)/python -m bench.route_propagation --out bench/results
+	timeout 180 $(BIN)/python -m bench.cluster_capacity --out bench/results
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
