@@ -116,7 +116,10 @@ class Leadership(PeriodicWork):
     def _lose(self) -> None:
         if self._connection is not None:
             try:
-                self._connection.close()  # ends the session, and so the lock, if it lives
+                # Invalidated, not closed: a closed connection goes back to the pool with
+                # its session, and the lock, still alive. This ends the session.
+                self._connection.invalidate()
+                self._connection.close()
             except Exception:  # already dead
                 log.debug("closing the lead's connection failed", exc_info=True)
             self._connection = None
