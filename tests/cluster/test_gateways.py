@@ -22,10 +22,11 @@ from botocore.exceptions import ClientError
 from sqlalchemy import create_engine, text
 
 from shadowserve.cli.server_process import ServerProcess
+from shadowserve.dataplane.sampling import is_sampled
 from tests.builders import create_endpoint, create_model
 from tests.conftest import FAST, client
 from tests.dataplane_fixtures import Models
-from tests.dataplane_support import wait_until, worker_pids
+from tests.dataplane_support import read_events, wait_until, worker_pids
 from tests.postgres import postgres_server
 
 
@@ -44,7 +45,8 @@ def gateways(
     base = tmp_path_factory.mktemp("cluster")
     servers = [
         ServerProcess(base / name, extra_args=[*FAST, "--db", database, "--gateway-id", name,
-                                               "--s3-endpoint-url", s3_url])
+                                               "--s3-endpoint-url", s3_url,
+                                               "--event-log", str(base / name / "events.jsonl")])
         for name in ("gw-a", "gw-b")
     ]  # fmt: skip
     # Both start (and migrate the empty database) at once; neither may die in it.
@@ -249,3 +251,31 @@ def test_a_killed_route_feed_heals_by_resync(gateways: list[ServerProcess], data
     assert "route feed lost" in Path(follower.log_path).read_text()
     models.sagemaker.delete_endpoint(EndpointName=endpoint)
     wait_until(lambda: _not_found(follower, endpoint), timeout=15)
+
+
+def test_a_sampling_change_reaches_every_gateway(
+    gateways: list[ServerProcess], s3_url: str
+) -> None:
+    leader, follower = _leader_and_follower(gateways)
+    models = Models(follower, s3_url)
+    production, candidate = models.model(), models.model()
+    endpoint = models.endpoint(production)
+    experiment = models.experiment(endpoint, production, candidate, sampling=1)
+    # An InferenceId decides sampling deterministically: this one is never in a 1 % sample.
+    unsampled = next(f"id-{i}" for i in range(1000) if not is_sampled(1, f"id-{i}"))
+    runtime = client(follower.url, "sagemaker-runtime")
+
+    def mirrored_by_the_follower() -> bool:
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=b"[1]",
+                                ContentType="application/json", InferenceId=unsampled)  # fmt: skip
+        return any(event["role"] == "shadow" and event["inferenceId"] == unsampled
+                   for event in read_events(follower.data_dir / "events.jsonl"))  # fmt: skip
+
+    wait_until(lambda: _answers(follower, endpoint), timeout=30)
+    assert not mirrored_by_the_follower()
+    Models(leader, s3_url).sagemaker.update_inference_experiment(
+        Name=experiment,
+        ShadowModeConfig={"SourceModelVariantName": "AllTraffic", "ShadowModelVariants": [
+            {"ShadowModelVariantName": "shadow", "SamplingPercentage": 100}]},
+    )  # fmt: skip
+    wait_until(mirrored_by_the_follower, timeout=20)
