@@ -203,7 +203,10 @@ class RouteFollower:
         wanted = {(d.scope, d.name_key): d.body["route"] for d in documents}
         for (scope, name), body in wanted.items():
             self._apply(scope, name, body)
-        for scope, name in self._routing.routed():
+        # Gone from the database: whether still routed here or already withdrawn locally
+        # (DeleteEndpoint through this gateway), forget it, so a new endpoint of the same
+        # name and the same route is applied afresh.
+        for scope, name in set(self._routing.routed()) | set(self._applied):
             if (scope, name) not in wanted:
                 self._apply(scope, name, None)
 
