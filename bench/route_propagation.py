@@ -20,7 +20,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from tests.postgres import postgres_server  # the same throwaway server the tests use
 
-from shadowserve.cluster.routes import RESYNC_EVERY_SECONDS, RouteFollower, RoutePublisher
+from shadowserve.cluster.routes import (
+    RESYNC_EVERY_SECONDS,
+    RemotePool,
+    RouteFollower,
+    RoutePublisher,
+)
 from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, VariantRoute
 from shadowserve.domain.arns import Scope
 from shadowserve.store.sql import SqlStore
@@ -33,23 +38,8 @@ KILL_LISTENER = text(
 )
 
 
-class _Pool:
-    def __init__(self, urls: tuple[str, ...]) -> None:
-        self.workers = urls
-        self.healthy_urls = urls
-
-    def lease(self, exclude: frozenset[str] = frozenset()) -> str | None:
-        return next((u for u in self.healthy_urls if u not in exclude), None)
-
-    def release(self) -> None:
-        pass
-
-    def mark_down(self, url: str) -> None:
-        pass
-
-
 def _route(weight: float) -> EndpointRoute:
-    variant = VariantRoute("AllTraffic", weight, _Pool(("http://127.0.0.1:1",)))
+    variant = VariantRoute("AllTraffic", weight, RemotePool(("http://127.0.0.1:1",)))
     return EndpointRoute("ep", (variant,), None)
 
 

@@ -60,12 +60,9 @@ class RemotePool:
         self.healthy = tuple(u for u in self.healthy if u != url)
 
 
-def _urls(pool: Any) -> list[str]:
-    return list(getattr(pool, "healthy_urls", ()))
-
-
 def _variant_json(variant: VariantRoute) -> dict[str, Any]:
-    return {"name": variant.name, "weight": variant.weight, "urls": _urls(variant.pool)}
+    return {"name": variant.name, "weight": variant.weight,
+            "urls": list(variant.pool.healthy_urls)}  # fmt: skip
 
 
 def route_json(route: EndpointRoute) -> dict[str, Any]:

@@ -12,6 +12,11 @@ class Upstream(Protocol):
     @property
     def workers(self) -> Sized: ...
 
+    @property
+    def healthy_urls(self) -> tuple[str, ...]:
+        """The workers answering /ping now (what a leader publishes to other gateways)."""
+        ...
+
     def lease(self, exclude: frozenset[str] = frozenset()) -> str | None:
         """A healthy worker's URL for one call, skipping those in ``exclude``; None if there
         is none. Every lease is ended by ``release`` (the pool drains only when none is out)."""

@@ -203,14 +203,13 @@ class SqlTransaction:
         return None if row is None else dict(json.loads(row.body))
 
     def put_aggregate(self, key: AggregateKey, body: dict[str, Any]) -> None:
-        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
         values = {
             "kind": key.kind, "account": key.scope.account, "region": key.scope.region,
             "endpoint": key.endpoint, "variant": key.variant, "role": key.role,
             "experiment": key.experiment, "start": key.start, "writer": self._writer,
             "body": json.dumps(body),
         }  # fmt: skip
-        statement = dialect.insert(aggregates).values(**values)
+        statement = self._upsertable(aggregates).values(**values)
         self._c.execute(
             statement.on_conflict_do_update(
                 index_elements=[c for c in aggregates.primary_key.columns],
@@ -272,9 +271,8 @@ class SqlTransaction:
         return [(row.endpoint, row.variant) for row in self._c.execute(query)]
 
     def enqueue(self, queue: str, scope: Scope, key: str) -> None:
-        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
         self._c.execute(
-            dialect.insert(work)
+            self._upsertable(work)
             .values(queue=queue, account=scope.account, region=scope.region, item_key=key,
                     claimed_by="", lease_until=0.0)
             .on_conflict_do_nothing()
@@ -305,6 +303,11 @@ class SqlTransaction:
             delete(work).where(work.c.queue == queue, work.c.account == scope.account,
                                work.c.region == scope.region, work.c.item_key == key)
         )  # fmt: skip
+
+    def _upsertable(self, table: Any) -> Any:
+        """An INSERT with ON CONFLICT, in this connection's dialect (both speak it)."""
+        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
 
     def notify(self, channel: str, payload: str) -> None:
         if self._c.dialect.name == "postgresql":
