@@ -52,6 +52,7 @@ from shadowserve.store.sql import SqlStore
 from shadowserve.workers.artifacts import ArtifactCache
 from shadowserve.workers.direct_calls import DirectCalls
 from shadowserve.workers.environments import ModelEnvironments
+from shadowserve.workers.launchers import LocalLauncher
 from shadowserve.workers.runtime import WorkerRuntime
 from shadowserve.workers.supervisor import Supervisor
 
@@ -106,8 +107,9 @@ def _worker_runtime(settings: Settings, routing: RoutingTable, objects: ObjectSt
                     logs: LogStore) -> WorkerRuntime:  # fmt: skip
     artifacts = ArtifactCache(settings.data_dir / "models", objects, settings.max_model_bytes)
     environments = ModelEnvironments(settings.data_dir / "environments")
-    return WorkerRuntime(routing, artifacts, settings.data_dir / "workers", logs, environments,
-                         worker_hosts=settings.worker_hosts())  # fmt: skip
+    launcher = LocalLauncher(artifacts, environments, settings.data_dir / "workers",
+                             settings.worker_hosts())  # fmt: skip
+    return WorkerRuntime(routing, launcher, logs)
 
 
 def _shadow_dispatcher(settings: Settings, events: EventBus,

@@ -7,10 +7,10 @@ from __future__ import annotations
 import threading
 from typing import IO
 
-from shadowserve.logs.store import MAX_MESSAGE_BYTES, StreamWriter
+from shadowserve.logs.store import MAX_MESSAGE_BYTES, LineWriter
 
 
-def pump(pipe: IO[bytes], writer: StreamWriter, name: str) -> threading.Thread:
+def pump(pipe: IO[bytes], writer: LineWriter, name: str) -> threading.Thread:
     def run() -> None:
         with pipe:
             for line in iter(lambda: pipe.readline(MAX_MESSAGE_BYTES), b""):

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from urllib.parse import quote, unquote
 
 from shadowserve.domain.arns import Scope
@@ -51,6 +51,12 @@ class StreamInfo:
     last_event: int | None
     last_ingestion: int | None
     stored_bytes: int
+
+
+class LineWriter(Protocol):
+    """Where a process's output lines go: a log stream, or a buffer a remote reader drains."""
+
+    def write(self, message: str, timestamp: int | None = None) -> None: ...
 
 
 class StreamWriter:

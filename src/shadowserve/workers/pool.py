@@ -7,21 +7,21 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from shadowserve.workers.process import Worker, WorkerState
-
-RESTART_BACKOFF_MAX = 30.0
-HEALTHY_RESET_AFTER = 60.0
+from shadowserve.logs.store import StreamWriter
+from shadowserve.workers.instance import Instance, WorkerState
 
 
 @dataclass
 class VariantPool:
     identity: str  # what the pool serves; a deploy reuses a pool with the same identity
     variant_name: str
-    workers: list[Worker]
+    workers: list[Instance]
     model_name: str | None = None  # of the model it runs, kept should the model be deleted
     # Healthy worker URLs, replaced whole (never mutated) so the data plane reads it lock-free.
     healthy_urls: tuple[str, ...] = ()
     in_flight: int = 0
+    # The instances' log streams (the runtime's, released when the pool is let go of).
+    log_streams: list[StreamWriter] = field(default_factory=list)
     _cycle: itertools.count[int] = field(default_factory=itertools.count)
 
     def pick(self, exclude: frozenset[str] = frozenset()) -> str | None:
@@ -53,25 +53,10 @@ class VariantPool:
         """Publish healthy URLs; schedule restarts of dead workers with backoff."""
         now = time.monotonic()
         for worker in self.workers:
-            self._restart_if_due(worker, now)
+            worker.tend(now)
         self.healthy_urls = tuple(
             w.url for w in self.workers if w.state == WorkerState.HEALTHY and w.url
         )
-
-    def _restart_if_due(self, worker: Worker, now: float) -> None:
-        if worker.spec is None or worker.state != WorkerState.UNHEALTHY:
-            if worker.healthy_since and now - worker.healthy_since > HEALTHY_RESET_AFTER:
-                worker.restarts = 0
-            return
-        if worker.process is not None:
-            return  # Alive but not answering /ping: give it time (its own timeout applies).
-        if worker.next_start == 0.0:
-            delay = min(RESTART_BACKOFF_MAX, 0.5 * 2**worker.restarts)
-            worker.next_start = now + delay
-        if now >= worker.next_start:
-            worker.restarts += 1
-            worker.next_start = 0.0
-            worker.start()
 
     def failure(self) -> str | None:
         """Why the pool can never become healthy (a model that cannot load), if so."""
@@ -87,3 +72,8 @@ class VariantPool:
         self.healthy_urls = ()
         for worker in self.workers:
             worker.stop()
+
+    def detach(self) -> None:
+        self.healthy_urls = ()
+        for worker in self.workers:
+            worker.detach()

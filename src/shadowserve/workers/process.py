@@ -1,4 +1,5 @@
-"""One worker: a built-in worker process we start, or a container someone else runs."""
+"""One worker on this machine: a built-in worker process we start, or a container someone
+else runs (an Instance, workers/instance.py)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,17 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 import httpx
 
 from shadowserve.logs.pump import pump
-from shadowserve.logs.store import StreamWriter
+from shadowserve.logs.store import LineWriter
+from shadowserve.workers.instance import WorkerState
 
 LOAD_FAILED_EXIT = 3
-
-
-class WorkerState(StrEnum):
-    STARTING = "starting"
-    HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
-    FAILED = "failed"  # the model cannot load: restarting would not help
-    STOPPED = "stopped"
+RESTART_BACKOFF_MAX = 30.0
+HEALTHY_RESET_AFTER = 60.0
 
 
 @dataclass
@@ -35,7 +30,7 @@ class WorkerSpec:
     code_dir: Path  # where inference.py is: model_dir/code, or SAGEMAKER_SUBMIT_DIRECTORY's
     environment: dict[str, str]
     run_dir: Path
-    log: StreamWriter  # the worker's log stream: its stdout and stderr, line by line
+    log: LineWriter  # the worker's log stream: its stdout and stderr, line by line
     python: str = sys.executable  # a per-model environment's when requirements need one
     # Where the worker listens, and the host in the URL gateways call it at: loopback unless
     # other gateways (on other machines) must reach it too.
@@ -57,6 +52,10 @@ class Worker:
     next_start: float = 0.0
     healthy_since: float | None = None
     _pump: threading.Thread | None = None
+
+    @property
+    def node(self) -> str:
+        return "local" if self.spec is not None else "external"
 
     def start(self) -> None:
         if self.spec is None:
@@ -139,6 +138,26 @@ class Worker:
             process.wait()
         if self._pump is not None:
             self._pump.join(timeout)  # the last lines it wrote reach its stream
+
+    def tend(self, now: float) -> None:
+        """Restart a dead worker, with backoff; a worker that stayed healthy for a minute
+        starts its backoff afresh."""
+        if self.spec is None or self.state != WorkerState.UNHEALTHY:
+            if self.healthy_since and now - self.healthy_since > HEALTHY_RESET_AFTER:
+                self.restarts = 0
+            return
+        if self.process is not None:
+            return  # Alive but not answering /ping: give it time (its own timeout applies).
+        if self.next_start == 0.0:
+            delay = min(RESTART_BACKOFF_MAX, 0.5 * 2**self.restarts)
+            self.next_start = now + delay
+        if now >= self.next_start:
+            self.restarts += 1
+            self.next_start = 0.0
+            self.start()
+
+    def detach(self) -> None:
+        self.stop()  # a process of ours cannot outlive letting go of it
 
     def kill(self) -> None:
         """For tests and fault injection: the process dies as in a crash."""

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 
@@ -25,15 +24,15 @@ from shadowserve.domain.arns import Scope, endpoint_log_group
 from shadowserve.domain.resources import EndpointConfig, Model, ProductionVariant
 from shadowserve.logs.store import LogStore
 from shadowserve.services.runtime import Deployment, DeployResult, DeployState
-from shadowserve.workers.artifacts import ArtifactCache, ArtifactError
-from shadowserve.workers.environments import ModelEnvironments
+from shadowserve.workers.artifacts import ArtifactError
+from shadowserve.workers.instance import Instance
+from shadowserve.workers.launchers import InstancePlan, Launcher
 from shadowserve.workers.pool import VariantPool
-from shadowserve.workers.process import Worker, WorkerSpec
+from shadowserve.workers.process import Worker
 
 log = logging.getLogger(__name__)
 
 Key = tuple[Scope, str]
-CONTAINER_MODEL_DIR = Path("/opt/ml/model")  # where SageMaker unpacks model.tar.gz
 FAILED_PLAN_RETRY_AFTER = 30.0
 
 
@@ -60,20 +59,14 @@ class WorkerRuntime:
     def __init__(
         self,
         routing: RoutingTable,
-        artifacts: ArtifactCache,
-        workers_dir: Path,
+        launcher: Launcher,
         logs: LogStore,
-        environments: ModelEnvironments,
         start_timeout: float = 120.0,
         drain_timeout: float = 75.0,
-        worker_hosts: tuple[str, str] = ("127.0.0.1", "127.0.0.1"),
     ) -> None:
         self.routing = routing
-        self._worker_hosts = worker_hosts  # (bind, advertised)
-        self._artifacts = artifacts
-        self._workers_dir = workers_dir
+        self._launcher = launcher
         self._logs = logs
-        self._environments = environments
         self._start_timeout = start_timeout
         self._drain_timeout = drain_timeout
         self._endpoints: dict[Key, EndpointWorkers] = {}
@@ -128,12 +121,21 @@ class WorkerRuntime:
             pool.refresh()
 
     def shutdown(self) -> None:
+        """Let go of every instance (this server stops, or another gateway took the lead):
+        local workers stop; a cluster's are left for the next leader to adopt."""
         with self._lock:
             states = list(self._endpoints.values())
             self._endpoints.clear()
         for state in states:
             for pool in _pools_of(state):
-                self._stop(pool)
+                pool.detach()
+                self._release_logs(pool)
+
+    def instances(self) -> list[tuple[Key, VariantPool]]:
+        """Every endpoint's active pools (for /metrics and the dashboard)."""
+        with self._lock:
+            return [(key, pool) for key, state in self._endpoints.items()
+                    for pool in state.active.values()]  # fmt: skip
 
     def pools(self, scope: Scope, endpoint_name: str) -> dict[str, VariantPool]:
         """The active pools of an endpoint (for tests and fault injection)."""
@@ -188,7 +190,7 @@ class WorkerRuntime:
                     if variant is None or variant.model_name is None:
                         raise ArtifactError("the variant has no model")
                     model = deployment.models[variant.model_name]
-                    pool.workers = self._workers_for(deployment, variant, model, pool.identity)
+                    pool.workers = self._workers_for(deployment, variant, model, pool)
                     pool.start()
             except ArtifactError as exc:
                 rollout.error = f"Variant {pool.variant_name}: {exc}"
@@ -201,8 +203,8 @@ class WorkerRuntime:
         return prepare
 
     def _workers_for(
-        self, deployment: Deployment, variant: ProductionVariant, model: Model, identity: str
-    ) -> list[Worker]:
+        self, deployment: Deployment, variant: ProductionVariant, model: Model, pool: VariantPool
+    ) -> list[Instance]:
         container = model.serving_container()
         image = container.image if container else None
         name = f"{deployment.endpoint.endpoint_name}/{variant.variant_name}"
@@ -211,55 +213,16 @@ class WorkerRuntime:
         if image and image.startswith(("http://", "https://")):
             # A running container that speaks SageMaker's contract: route to it as it is.
             return [Worker(name=f"{name}/external", spec=None, url=image.rstrip("/"))]
-        model_dir = self._artifacts.model_dir(container.model_data_url if container else None)
-        environment = dict(container.environment or {}) if container else {}
-        code_dir = self._code_dir(model_dir, environment.get("SAGEMAKER_SUBMIT_DIRECTORY"))
-        base = self._workers_dir / deployment.scope.region / name / identity[:12]
         # One stream per instance, named as SageMaker names them: variant/instance id.
         writers = [
             self._logs.writer(
-                deployment.scope, group, f"{variant.variant_name}/i-{identity[:12]}{index:05d}"
+                deployment.scope, group, f"{variant.variant_name}/i-{pool.identity[:12]}{index:05d}"
             )
             for index in range(variant.instance_count())
         ]
-
-        def log(line: str) -> None:
-            for writer in writers:
-                writer.write(line)
-
-        log(f"shadowserve: preparing model {model.model_name}")
-        python = self._environments.python_for(code_dir / "requirements.txt", log)
-        return [
-            Worker(
-                name=f"{name}/{index}",
-                spec=WorkerSpec(
-                    model_dir,
-                    code_dir,
-                    environment,
-                    base / str(index),
-                    writer,
-                    python,
-                    *self._worker_hosts,
-                ),
-            )
-            for index, writer in enumerate(writers)
-        ]
-
-    def _code_dir(self, model_dir: Path, submit_directory: str | None) -> Path:
-        """Where the model's inference code is: ``code/`` in its archive, or what
-        SAGEMAKER_SUBMIT_DIRECTORY names (the SageMaker SDK uploads ``entry_point`` and
-        ``source_dir`` as a sourcedir.tar.gz and points there)."""
-        if not submit_directory:
-            return model_dir / "code"
-        if submit_directory.startswith(("s3://", "https://", "http://")):
-            return self._artifacts.model_dir(submit_directory)
-        inside = Path(submit_directory)
-        if inside.is_relative_to(CONTAINER_MODEL_DIR):
-            return model_dir / inside.relative_to(CONTAINER_MODEL_DIR)
-        raise ArtifactError(
-            f"SAGEMAKER_SUBMIT_DIRECTORY {submit_directory} must be an s3:// or https:// URL "
-            f"of a sourcedir.tar.gz, or a directory under {CONTAINER_MODEL_DIR}."
-        )
+        pool.log_streams = writers
+        plan = InstancePlan(deployment.scope, name, variant, model, pool.identity, writers)
+        return self._launcher.instances(plan)
 
     def _check(
         self, deployment: Deployment, state: EndpointWorkers, rollout: Rollout
@@ -322,9 +285,12 @@ class WorkerRuntime:
 
     def _stop(self, pool: VariantPool) -> None:
         pool.stop()
-        for worker in pool.workers:
-            if worker.spec is not None:
-                self._logs.release(worker.spec.log)
+        self._launcher.released(pool.identity)
+        self._release_logs(pool)
+
+    def _release_logs(self, pool: VariantPool) -> None:
+        for writer in pool.log_streams:
+            self._logs.release(writer)
 
 
 def _variants(config: EndpointConfig) -> list[ProductionVariant]:
