@@ -52,7 +52,8 @@ from shadowserve.store.sql import SqlStore
 from shadowserve.workers.artifacts import ArtifactCache
 from shadowserve.workers.direct_calls import DirectCalls
 from shadowserve.workers.environments import ModelEnvironments
-from shadowserve.workers.launchers import LocalLauncher
+from shadowserve.workers.instance_metrics import InstanceCollector
+from shadowserve.workers.launchers import Launcher, LocalLauncher
 from shadowserve.workers.runtime import WorkerRuntime
 from shadowserve.workers.supervisor import Supervisor
 
@@ -103,13 +104,35 @@ def _joined_store(settings: Settings) -> tuple[SqlStore, Membership]:
     return store, membership
 
 
+class RuntimeUnavailable(Exception):
+    """The runtime asked for cannot run here; the message says what to do."""
+
+
 def _worker_runtime(settings: Settings, routing: RoutingTable, objects: ObjectStore,
                     logs: LogStore) -> WorkerRuntime:  # fmt: skip
     artifacts = ArtifactCache(settings.data_dir / "models", objects, settings.max_model_bytes)
-    environments = ModelEnvironments(settings.data_dir / "environments")
-    launcher = LocalLauncher(artifacts, environments, settings.data_dir / "workers",
+    return WorkerRuntime(routing, _launcher(settings, artifacts), logs)
+
+
+def _launcher(settings: Settings, artifacts: ArtifactCache) -> Launcher:
+    if settings.runtime == "local":
+        environments = ModelEnvironments(settings.data_dir / "environments")
+        return LocalLauncher(artifacts, environments, settings.data_dir / "workers",
                              settings.worker_hosts())  # fmt: skip
-    return WorkerRuntime(routing, launcher, logs)
+    try:  # Ray is an optional extra: imported only when asked for
+        from shadowserve.workers.ray_launcher import RayLauncher  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        raise RuntimeUnavailable(
+            f"--runtime ray needs Ray ({exc.name} is not installed): pip install 'shadowserve[ray]'"
+        ) from exc
+    assert settings.ray_address is not None
+    try:
+        return RayLauncher(settings.ray_address, settings.ray_namespace, artifacts,
+                           settings.ray_node_dir, settings.max_model_bytes)  # fmt: skip
+    except ConnectionError as exc:
+        raise RuntimeUnavailable(
+            f"cannot reach the Ray cluster at {settings.ray_address}: {exc}"
+        ) from exc
 
 
 def _shadow_dispatcher(settings: Settings, events: EventBus,
@@ -153,7 +176,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     objects = object_store(settings.s3_endpoint_url, settings.data_dir)
     logs = LogStore(settings.data_dir / "logs")
     runtime = _worker_runtime(settings, routing, objects, logs)
-    plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=runtime)
+    placements = runtime if settings.runtime == "ray" else None  # live counts and nodes
+    plane = ControlPlane(store=store, clock=clock or SystemClock(), runtime=runtime,
+                         placements=placements)  # fmt: skip
     coordination = Coordination(store, routing, settings.gateway(), settings.database_url(),
                                 release_workers=runtime.shutdown)  # fmt: skip
     reconciler = Reconciler(replace(plane, store=coordination.fenced()),
@@ -161,8 +186,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     requests = RequestWorker(plane, min(0.2, settings.reconcile_interval),
                              owner=settings.gateway(),
                              lease_seconds=settings.cloudcontrol_lease_seconds)  # fmt: skip
-    supervisor = Supervisor(runtime)
+    supervisor = Supervisor(runtime, leads=coordination.leads)
     registry = _registry(settings)
+    registry.register(InstanceCollector(runtime))
     events = EventBus()
     event_log, capture, aggregator = _consumers(settings, plane, objects, registry)
     for consumer in (event_log, capture, aggregator):

@@ -59,6 +59,13 @@ class Settings:
     # the bind address is a wildcard such as 0.0.0.0; None: the bind address.
     worker_host: str = "127.0.0.1"
     worker_advertised_host: str | None = None
+    # What runs model workers: "local" (processes on this machine) or "ray" (actors on the
+    # Ray cluster at ray_address, in ray_namespace, caching models under ray_node_dir on
+    # each node).
+    runtime: str = "local"
+    ray_address: str | None = None
+    ray_namespace: str = "shadowserve"
+    ray_node_dir: str = "/tmp/shadowserve-ray"
 
     def database_url(self) -> str:
         return self.db_url or sqlite_url(self.data_dir)

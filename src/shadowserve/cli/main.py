@@ -13,7 +13,7 @@ import click
 import uvicorn
 from sqlalchemy.exc import OperationalError
 
-from shadowserve.app import build_application
+from shadowserve.app import RuntimeUnavailable, build_application
 from shadowserve.auth.access import is_loopback
 from shadowserve.auth.credentials import CredentialsFileError, load_keys
 from shadowserve.cli.demo import run_demo
@@ -201,6 +201,26 @@ def cli() -> None:
     "--worker-advertised-host", default=None, envvar="SHADOWSERVE_WORKER_ADVERTISED_HOST",
     help="The host other servers call workers at, when --worker-host is a wildcard (0.0.0.0).",
 )  # fmt: skip
+@click.option(
+    "--runtime", type=click.Choice(["local", "ray"]), default=DEFAULTS.runtime,
+    show_default=True, envvar="SHADOWSERVE_RUNTIME",
+    help="Where model workers run: processes on this machine, or actors on a Ray cluster "
+    "(--ray-address; needs shadowserve[ray] here and on the cluster's nodes).",
+)  # fmt: skip
+@click.option(
+    "--ray-address", default=None, envvar="SHADOWSERVE_RAY_ADDRESS",
+    help="The Ray cluster's address (host:port of its GCS, or ray://…) for --runtime ray.",
+)  # fmt: skip
+@click.option(
+    "--ray-namespace", default=DEFAULTS.ray_namespace, show_default=True,
+    envvar="SHADOWSERVE_RAY_NAMESPACE",
+    help="The Ray namespace of this server's actors; servers sharing a --db share it.",
+)  # fmt: skip
+@click.option(
+    "--ray-node-dir", default=DEFAULTS.ray_node_dir, show_default=True,
+    envvar="SHADOWSERVE_RAY_NODE_DIR",
+    help="Where each Ray node caches models and their environments.",
+)  # fmt: skip
 def serve(**options: Any) -> None:
     """Run the server: SageMaker's API and SageMaker Runtime's InvokeEndpoint on one port."""
     settings = Settings(**options)
@@ -211,6 +231,8 @@ def serve(**options: Any) -> None:
             load_keys(settings.credentials_file)
         except CredentialsFileError as exc:
             raise click.BadParameter(str(exc), param_hint="--credentials-file") from exc
+    if settings.runtime == "ray" and not settings.ray_address:
+        raise click.UsageError("--runtime ray needs --ray-address")
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -222,7 +244,7 @@ def serve(**options: Any) -> None:
         application = build_application(settings)
     except ModuleNotFoundError as exc:
         raise click.ClickException(_missing_driver(exc, settings.database_url())) from exc
-    except ClusterRefused as exc:
+    except (ClusterRefused, RuntimeUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
     _exit_quietly_after_shutdown()
     # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes in-flight requests,

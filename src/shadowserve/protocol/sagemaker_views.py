@@ -62,8 +62,9 @@ def _variant_summary(
         "DesiredInstanceCount": count,
     }
     if deployed:
+        live = view.live_instance_count(variant.variant_name)
         summary["CurrentWeight"] = weight
-        summary["CurrentInstanceCount"] = count
+        summary["CurrentInstanceCount"] = count if live is None else live
         image = view.images.get(variant.model_name or "")
         if image is not None:
             # Tags are not resolved to digests here: the image as specified is what runs.

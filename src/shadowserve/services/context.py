@@ -11,7 +11,7 @@ from shadowserve.domain.arns import ResourceKind, Scope, resource_arn
 from shadowserve.domain.clock import Clock
 from shadowserve.domain.errors import Conflict, StaleWrite
 from shadowserve.services.repository import Repository
-from shadowserve.services.runtime import EndpointRuntime
+from shadowserve.services.runtime import EndpointRuntime, InstancePlacements
 from shadowserve.store.base import Store
 
 R = TypeVar("R")
@@ -22,6 +22,10 @@ class ControlPlane:
     store: Store
     clock: Clock
     runtime: EndpointRuntime
+    # Where instances run and how many answer (a cluster runtime's live figures, shown by
+    # DescribeEndpoint and the dashboard); None: every instance is on this machine, and
+    # DescribeEndpoint reports the counts asked for.
+    placements: InstancePlacements | None = None
 
     @contextmanager
     def repository(self, scope: Scope) -> Iterator[Repository]:

@@ -7,7 +7,7 @@ and moves the status (Creating/Updating → InService or Failed, Deleting → go
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shadowserve.domain.arns import ResourceKind, Scope, resource_arn
@@ -25,6 +25,7 @@ from shadowserve.services.context import ControlPlane
 from shadowserve.services.endpoint_configs import get_endpoint_config
 from shadowserve.services.listing import Fields, ListQuery, Page, paginate
 from shadowserve.services.repository import Loaded, Repository
+from shadowserve.services.runtime import Placement
 from shadowserve.services.tags import Tag, create_with_tags
 
 ENDPOINT_FIELDS: Fields[Endpoint] = Fields(
@@ -55,6 +56,13 @@ class EndpointView:
     config: EndpointConfig | None
     pending_config: EndpointConfig | None
     images: dict[str, str] = field(default_factory=dict)  # model name → its serving image
+    # Variant name → its instances now, where the runtime reports them (ControlPlane).
+    placements: dict[str, list[Placement]] | None = None
+
+    def live_instance_count(self, variant_name: str) -> int | None:
+        if self.placements is None:
+            return None
+        return sum(p.healthy for p in self.placements.get(variant_name, []))
 
 
 def create_endpoint(plane: ControlPlane, scope: Scope, request: CreateEndpointInput) -> Endpoint:
@@ -87,7 +95,10 @@ def find_endpoint(repo: Repository, name: str) -> Loaded[Endpoint]:
 def describe_endpoint(plane: ControlPlane, scope: Scope, name: str) -> EndpointView:
     with plane.repository(scope) as repo:
         endpoint = find_endpoint(repo, name).value
-        return view_of(repo, endpoint)
+        view = view_of(repo, endpoint)
+    if plane.placements is None:
+        return view
+    return replace(view, placements=plane.placements.placements(scope, endpoint.endpoint_name))
 
 
 def view_of(repo: Repository, endpoint: Endpoint) -> EndpointView:

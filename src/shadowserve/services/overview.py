@@ -21,12 +21,27 @@ def overview(plane: ControlPlane, scope: Scope) -> dict[str, Any]:
         )
     return {
         "region": scope.region,
-        "endpoints": [_endpoint(e, configs.get(e.endpoint_config_name)) for e in endpoints],
+        "endpoints": [
+            _endpoint(e, configs.get(e.endpoint_config_name), _placements(plane, scope, e))
+            for e in endpoints
+        ],
         "experiments": [_experiment(e) for e in experiments],
     }
 
 
-def _endpoint(endpoint: Endpoint, config: EndpointConfig | None) -> dict[str, Any]:
+def _placements(plane: ControlPlane, scope: Scope, endpoint: Endpoint) -> list[dict[str, Any]]:
+    """Each instance with the node it runs on (a cluster runtime's, on the leader)."""
+    found = plane.placements.placements(scope, endpoint.endpoint_name) if plane.placements else None
+    return [
+        {"variant": variant, "instance": p.instance, "node": p.node, "healthy": p.healthy}
+        for variant, placed in (found or {}).items()
+        for p in placed
+    ]
+
+
+def _endpoint(
+    endpoint: Endpoint, config: EndpointConfig | None, instances: list[dict[str, Any]]
+) -> dict[str, Any]:
     production = config.production_variants if config else []
     shadows = (config.shadow_production_variants or []) if config else []
     return {
@@ -37,6 +52,7 @@ def _endpoint(endpoint: Endpoint, config: EndpointConfig | None) -> dict[str, An
         "production_variants": [f"{v.variant_name} ({v.model_name})" for v in production],
         "shadow_variants": [f"{v.variant_name} ({v.model_name})" for v in shadows],
         "created": endpoint.creation_time.isoformat(),
+        "instances": instances,
     }
 
 

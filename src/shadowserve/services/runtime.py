@@ -81,6 +81,22 @@ class RecordingRuntime:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """One running instance of a variant: its name, where it runs, whether it answers."""
+
+    instance: str
+    node: str
+    healthy: bool
+
+
+class InstancePlacements(Protocol):
+    def placements(self, scope: Scope, endpoint_name: str) -> dict[str, list[Placement]] | None:
+        """Each variant's instances, live; None when this server does not run the endpoint
+        (it does not lead, or the endpoint is not deployed yet)."""
+        ...
+
+
+@dataclass(frozen=True)
 class DirectAnswer:
     """A variant's answer to a direct call (no InvokeEndpoint: nothing captured, counted or
     mirrored). ``error`` says why there is no answer, if there is none."""

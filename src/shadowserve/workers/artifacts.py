@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -32,24 +35,15 @@ class ArtifactCache:
     def model_dir(self, url: str | None) -> Path:
         """The directory holding the unpacked model; an empty one when there is no data."""
         digest = hashlib.sha256((url or "").encode()).hexdigest()[:16]
-        target = self.root / digest
-        if (target / ".complete").exists():
-            return target
-        staging = Path(tempfile.mkdtemp(prefix=f"{digest}-", dir=self._ensure_root()))
-        try:
-            if url:
-                archive = staging / "model.tar.gz"
-                self._fetch(url, archive)
-                _unpack(archive, staging / "model", self.max_bytes)
-                archive.unlink()
-            else:
-                (staging / "model").mkdir()
-            (staging / "model" / ".complete").touch()
-            shutil.rmtree(target, ignore_errors=True)
-            (staging / "model").rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return target
+        fetch = (lambda archive: self._fetch(url, archive)) if url else None
+        return unpacked(self._ensure_root(), digest, fetch, self.max_bytes)
+
+    def archive_bytes(self, url: str) -> bytes:
+        """The archive itself, not unpacked (for a node that unpacks it where it runs)."""
+        with tempfile.TemporaryDirectory(dir=self._ensure_root()) as staging:
+            archive = Path(staging) / "model.tar.gz"
+            self._fetch(url, archive)
+            return archive.read_bytes()
 
     def _ensure_root(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -65,6 +59,44 @@ class ArtifactCache:
                 raise ArtifactError(f"ModelDataUrl {url} must be an s3:// or https:// URL.")
         except ObjectStoreError as exc:
             raise ArtifactError(str(exc)) from exc
+
+
+def unpacked(root: Path, digest: str, fetch: Callable[[Path], None] | None, max_bytes: int) -> Path:
+    """``<root>/<digest>``, unpacked from the archive ``fetch`` writes (empty without one),
+    once: processes sharing ``root`` (instances on one node) wait for the first to finish."""
+    target = root / digest
+    if (target / ".complete").exists():
+        return target
+    with exclusive(root / f"{digest}.lock"):
+        if (target / ".complete").exists():
+            return target
+        staging = Path(tempfile.mkdtemp(prefix=f"{digest}-", dir=root))
+        try:
+            if fetch is not None:
+                archive = staging / "model.tar.gz"
+                fetch(archive)
+                _unpack(archive, staging / "model", max_bytes)
+                archive.unlink()
+            else:
+                (staging / "model").mkdir()
+            (staging / "model" / ".complete").touch()
+            shutil.rmtree(target, ignore_errors=True)
+            (staging / "model").rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Held by one process (or thread) at a time: an advisory lock on ``lock_file``."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _download(url: str, archive: Path) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from shadowserve.workers.artifacts import ArtifactError
+from shadowserve.workers.artifacts import ArtifactError, exclusive
 
 INSTALL_TIMEOUT = 900.0  # seconds; large frameworks take minutes to download
 Log = Callable[[str], None]
@@ -75,7 +75,8 @@ class ModelEnvironments:
             requirements.read_bytes() + sys.version.encode() + sys.executable.encode()
         ).hexdigest()[:16]
         target = self._root / digest
-        with self._lock:
+        # One build at a time here, and across processes sharing the root (a node's instances).
+        with self._lock, exclusive(self._root / f"{digest}.lock"):
             if not (target / ".complete").exists():
                 log(f"code/requirements.txt: installing {', '.join(missing)}")
                 self._build(requirements, target, log)

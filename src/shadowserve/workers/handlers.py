@@ -151,9 +151,12 @@ def _load_xgboost(path: Path) -> Any:
 
 def _load_torchscript(path: Path) -> Any:
     torch = _framework("torch", path, "a PyTorch")
-    module = torch.jit.load(str(path), map_location="cpu")
+    # The GPU when the instance has one (the cluster runtime hands an instance its GPUs
+    # through CUDA_VISIBLE_DEVICES), else the CPU, as SageMaker's PyTorch container does.
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    module = torch.jit.load(str(path), map_location=device)
     module.eval()
-    return _TorchModel(module)
+    return _TorchModel(module, device)
 
 
 @dataclass
@@ -169,12 +172,14 @@ class _XGBoostModel:
 @dataclass
 class _TorchModel:
     module: Any
+    device: str = "cpu"
 
     def predict(self, data: Any) -> Any:
         import torch  # noqa: PLC0415
 
+        inputs = torch.as_tensor(np.asarray(data), dtype=torch.float32, device=self.device)
         with torch.no_grad():
-            return self.module(torch.as_tensor(np.asarray(data), dtype=torch.float32)).numpy()
+            return self.module(inputs).cpu().numpy()
 
 
 _DEFAULT_LOADERS: dict[str, Callable[[Path], Any]] = {

@@ -9,6 +9,8 @@ from typing import Protocol
 
 import httpx
 
+from shadowserve.services.runtime import Placement
+
 
 class WorkerState(StrEnum):
     STARTING = "starting"
@@ -58,3 +60,7 @@ class Instance(Protocol):
     def kill(self) -> None:
         """For tests and fault injection: its model server dies as in a crash."""
         ...
+
+
+def placement(instance: Instance) -> Placement:
+    return Placement(instance.name, instance.node, instance.state == WorkerState.HEALTHY)

@@ -57,6 +57,12 @@ class Launcher(Protocol):
         """The pool of ``identity`` is stopped for good: free what it held."""
         ...
 
+    def collect(self, identities: set[str]) -> None:
+        """Free what this launcher made for pools other than ``identities`` (what a
+        previous leader left running for an endpoint deleted since); called often, on the
+        leader only."""
+        ...
+
 
 def code_location(submit_directory: str | None) -> str | PurePosixPath:
     """Where a model's inference code is: a URL of a sourcedir.tar.gz (what the SageMaker
@@ -115,3 +121,6 @@ class LocalLauncher:
 
     def released(self, identity: str) -> None:
         """Nothing is held beyond the processes, which the pool stopped."""
+
+    def collect(self, identities: set[str]) -> None:
+        """Nothing outlives this server's processes."""

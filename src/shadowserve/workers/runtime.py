@@ -23,9 +23,9 @@ from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, ShadowRou
 from shadowserve.domain.arns import Scope, endpoint_log_group
 from shadowserve.domain.resources import EndpointConfig, Model, ProductionVariant
 from shadowserve.logs.store import LogStore
-from shadowserve.services.runtime import Deployment, DeployResult, DeployState
+from shadowserve.services.runtime import Deployment, DeployResult, DeployState, Placement
 from shadowserve.workers.artifacts import ArtifactError
-from shadowserve.workers.instance import Instance
+from shadowserve.workers.instance import Instance, placement
 from shadowserve.workers.launchers import InstancePlan, Launcher
 from shadowserve.workers.pool import VariantPool
 from shadowserve.workers.process import Worker
@@ -131,11 +131,29 @@ class WorkerRuntime:
                 pool.detach()
                 self._release_logs(pool)
 
+    def collect(self) -> None:
+        """Let the launcher free what no pool of this runtime holds."""
+        with self._lock:
+            identities = {pool.identity for state in self._endpoints.values()
+                          for pool in _pools_of(state)}  # fmt: skip
+        self._launcher.collect(identities)
+
     def instances(self) -> list[tuple[Key, VariantPool]]:
-        """Every endpoint's active pools (for /metrics and the dashboard)."""
+        """Every endpoint's active pools (for /metrics)."""
         with self._lock:
             return [(key, pool) for key, state in self._endpoints.items()
                     for pool in state.active.values()]  # fmt: skip
+
+    # InstancePlacements
+
+    def placements(self, scope: Scope, endpoint_name: str) -> dict[str, list[Placement]] | None:
+        with self._lock:
+            state = self._endpoints.get((scope, endpoint_name.lower()))
+            if state is None or not state.active:
+                return None
+            pools = dict(state.active)
+        return {name: [placement(worker) for worker in pool.workers]
+                for name, pool in pools.items()}  # fmt: skip
 
     def pools(self, scope: Scope, endpoint_name: str) -> dict[str, VariantPool]:
         """The active pools of an endpoint (for tests and fault injection)."""

@@ -13,12 +13,20 @@ function experimentRow(experiment) {
     el("td", { text: when(experiment.start_time) }), el("td", { text: when(experiment.end_time) }));
 }
 
+// "AllTraffic/0 on 10.0.0.5" per instance, where a cluster runtime placed it; ✗: not answering.
+function instancesText(instances) {
+  if (!instances.length) return "—";
+  return instances.map((i) =>
+    `${i.variant}/${i.instance.split("/").pop()} on ${i.node}${i.healthy ? "" : " ✗"}`).join(", ");
+}
+
 function endpointRow(endpoint) {
   return el("tr", { "data-endpoint": endpoint.name },
     el("td", { text: endpoint.name }), el("td", {}, badge(endpoint.status)),
     el("td", { text: endpoint.config }),
     el("td", { text: endpoint.production_variants.join(", ") }),
-    el("td", { text: endpoint.shadow_variants.join(", ") || "—" }));
+    el("td", { text: endpoint.shadow_variants.join(", ") || "—" }),
+    el("td", { class: "instances", text: instancesText(endpoint.instances) }));
 }
 
 async function refresh() {

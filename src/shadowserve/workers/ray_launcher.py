@@ -1,0 +1,299 @@
+"""The Ray launcher: a variant's instances as actors on a Ray cluster (``--runtime ray``).
+
+Ray places and supervises; it never carries a request. Each instance is a detached, named
+actor (workers/ray_node.py) in this server's namespace, reserving the instance type's CPUs,
+memory and GPUs (workers/instance_types.py); a variant of several instances asks for a
+placement group with the SPREAD strategy, so its instances land on different nodes where
+the cluster has them. The actor unpacks the model on its node from an object this gateway
+put (so nodes need no access to the gateway's object store), starts the built-in worker on
+the node's address and reports its URL; the gateway routes to that URL and checks it with
+``/ping`` itself, as it does a local worker.
+
+An actor's name is its pool's identity plus its index, so a gateway that restarts, or the
+next leader, finds the actors already running (``get_if_exists``) instead of starting more;
+actors no pool claims for a while are removed (``collect``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import time
+from typing import Any
+
+import httpx
+import ray
+from ray.util.placement_group import (
+    PlacementGroup,
+    get_placement_group,
+    placement_group,
+    remove_placement_group,
+)
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from shadowserve.workers.artifacts import ArtifactCache, ArtifactError
+from shadowserve.workers.instance import Instance, WorkerState
+from shadowserve.workers.instance_types import (
+    InstanceResources,
+    InstanceTypeError,
+    resources_for,
+)
+from shadowserve.workers.launchers import InstancePlan, code_location
+from shadowserve.workers.ray_node import Archives, NodeInstance, node_spec
+
+log = logging.getLogger(__name__)
+
+PREFIX = "shadowserve:"  # of every actor and placement group this launcher names
+UNCLAIMED_GRACE = 120.0  # seconds an actor may go unclaimed before it is removed
+COLLECT_EVERY = 30.0
+STOP_TIMEOUT = 10.0
+
+
+class PlacementError(ArtifactError):
+    """Ray cannot place an instance; the message is the FailureReason."""
+
+
+def _bundle(resources: InstanceResources) -> dict[str, float]:
+    bundle = {"CPU": resources.cpus, "memory": float(resources.memory_bytes)}
+    if resources.gpus:
+        bundle["GPU"] = resources.gpus
+    return bundle
+
+
+def fits_somewhere(bundle: dict[str, float], nodes: list[dict[str, Any]]) -> bool:
+    """Whether any live node has, in all, the resources of one instance."""
+    return any(
+        node.get("Alive") and all(node["Resources"].get(k, 0.0) >= v for k, v in bundle.items())
+        for node in nodes
+    )
+
+
+def _largest(nodes: list[dict[str, Any]]) -> str:
+    alive = [node["Resources"] for node in nodes if node.get("Alive")]
+    if not alive:
+        return "the cluster has no live node"
+    cpus = max(r.get("CPU", 0.0) for r in alive)
+    gib = max(r.get("memory", 0.0) for r in alive) / 1024**3
+    gpus = max(r.get("GPU", 0.0) for r in alive)
+    return f"its largest node has {cpus:g} CPUs, {gib:.3g} GiB memory, {gpus:g} GPUs"
+
+
+def _digest(data: bytes | None) -> str:
+    return hashlib.sha256(data or b"").hexdigest()[:16]
+
+
+class RayLauncher:
+    def __init__(
+        self,
+        address: str,
+        namespace: str,
+        artifacts: ArtifactCache,
+        node_dir: str,
+        max_model_bytes: int,
+    ) -> None:
+        # The gateway is a Ray driver only to place and watch actors: their logs come
+        # through the actors (into the endpoint's log streams), not to this terminal.
+        ray.init(address=address, namespace=namespace, log_to_driver=False,
+                 logging_level=logging.WARNING, configure_logging=False)  # fmt: skip
+        # Ray warns at every placement that a restartable detached actor in a placement
+        # group dies with its group: that is what this launcher wants (groups go with pools).
+        logging.getLogger("ray.actor").setLevel(logging.ERROR)
+        self._artifacts = artifacts
+        self._node_dir = node_dir
+        self._max_model_bytes = max_model_bytes
+        self._actor_class = ray.remote(NodeInstance)
+        self._unclaimed: dict[str, float] = {}
+        self._last_collect = 0.0
+
+    def instances(self, plan: InstancePlan) -> list[Instance]:
+        environment = plan.environment()
+        try:
+            resources = resources_for(plan.variant, environment)
+        except InstanceTypeError as exc:
+            raise ArtifactError(str(exc)) from exc
+        bundle = _bundle(resources)
+        nodes = ray.nodes()
+        if not fits_somewhere(bundle, nodes):
+            raise PlacementError(
+                f"Ray cannot place an instance of {plan.variant.instance_type or 'the variant'}"
+                f" ({resources.describe()}): {_largest(nodes)}. Add such a node, or set "
+                "SHADOWSERVE_INSTANCE_RESOURCES on the model."
+            )
+        plan.log(f"shadowserve: placing {len(plan.writers)} instance(s) on Ray, each "
+                 f"{resources.describe()}")  # fmt: skip
+        archives = ray.put(self._archives(plan, environment))
+        group = self._placement_group(plan, bundle) if len(plan.writers) > 1 else None
+        instances: list[Instance] = []
+        for index, writer in enumerate(plan.writers):
+            options: dict[str, Any] = {
+                "name": f"{PREFIX}{plan.identity[:24]}:{index}",
+                "get_if_exists": True,
+                "lifetime": "detached",
+                "max_restarts": -1,  # a dead actor (its process or node) is placed again
+                "max_concurrency": 4,  # status() answers while prepare() works
+                "num_cpus": resources.cpus,
+                "num_gpus": resources.gpus,
+                "memory": resources.memory_bytes,
+            }
+            if group is not None:
+                options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+                    group, placement_group_bundle_index=index
+                )
+            name = f"{plan.name}/{index}"
+            spec = node_spec(name, environment, self._node_dir, self._max_model_bytes)
+            instances.append(RayInstance(name, self._actor_class.options(**options), spec,
+                                         archives, writer))  # fmt: skip
+        return instances
+
+    def released(self, identity: str) -> None:
+        with contextlib.suppress(ValueError):  # one instance: no group
+            remove_placement_group(get_placement_group(f"{PREFIX}{identity[:24]}"))
+
+    def collect(self, identities: set[str]) -> None:
+        """Remove actors and placement groups no pool holds (a deleted endpoint's, while no
+        gateway led) once they have gone unclaimed for UNCLAIMED_GRACE."""
+        now = time.monotonic()
+        if now - self._last_collect < COLLECT_EVERY:
+            return
+        self._last_collect = now
+        claimed = {identity[:24] for identity in identities}
+        names = [n for n in ray.util.list_named_actors() if n.startswith(PREFIX)]
+        for name in names:
+            identity = name[len(PREFIX) :].split(":")[0]
+            if identity in claimed:
+                self._unclaimed.pop(name, None)
+                continue
+            first_seen = self._unclaimed.setdefault(name, now)
+            if now - first_seen >= UNCLAIMED_GRACE:
+                log.info("removing the unclaimed Ray actor %s", name)
+                _kill(ray.get_actor(name))
+                self._unclaimed.pop(name, None)
+                self.released(identity)
+
+    def _archives(self, plan: InstancePlan, environment: dict[str, str]) -> Archives:
+        url = plan.model_data_url()
+        model = self._artifacts.archive_bytes(url) if url else None
+        where = code_location(environment.get("SAGEMAKER_SUBMIT_DIRECTORY"))
+        if isinstance(where, str):
+            code = self._artifacts.archive_bytes(where)
+            return Archives(model, _digest(model), code, _digest(code))
+        return Archives(model, _digest(model), code_subdir=str(where))
+
+    def _placement_group(self, plan: InstancePlan, bundle: dict[str, float]) -> PlacementGroup:
+        name = f"{PREFIX}{plan.identity[:24]}"
+        try:
+            return get_placement_group(name)
+        except ValueError:
+            bundles = [dict(bundle) for _ in plan.writers]
+            return placement_group(bundles, strategy="SPREAD", name=name, lifetime="detached")
+
+
+def _kill(actor: Any) -> None:
+    with contextlib.suppress(Exception):  # dead, or not answering: killed all the same
+        ray.get(actor.stop.remote(), timeout=STOP_TIMEOUT)
+    ray.kill(actor, no_restart=True)
+
+
+class RayInstance:
+    """The gateway's view of one instance's actor, refreshed without blocking: each poll
+    reads the status answer that arrived since the last one and asks for the next."""
+
+    def __init__(
+        self, name: str, actor_class: Any, spec: dict[str, Any], archives: Any, writer: Any
+    ) -> None:
+        self.name = name
+        self.url: str | None = None
+        self.state = WorkerState.STARTING
+        self.failure: str | None = None
+        self.restarts = 0
+        self._actor_class = actor_class
+        self._spec = spec
+        self._archives = archives  # an object ref: Ray keeps it while this gateway lives
+        self._writer = writer
+        self._actor: Any = None
+        self._pending: Any = None  # the status() call in flight
+        self._cursor = 0
+        self._pid: int | None = None
+        self._node = "pending"
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    @property
+    def node(self) -> str:
+        return self._node
+
+    def start(self) -> None:
+        self._actor = self._actor_class.remote(self._spec)
+
+    def poll(self, client: httpx.Client) -> None:
+        if self._actor is None or self.state == WorkerState.STOPPED:
+            return
+        if self._pending is None:
+            self._pending = self._actor.status.remote(self._cursor)
+        ready, _ = ray.wait([self._pending], timeout=0)
+        if not ready:
+            return  # not placed yet, or busy: the answer comes at a later poll
+        pending, self._pending = self._pending, None
+        try:
+            status = ray.get(pending)
+        except Exception as exc:  # the actor died (Ray restarts it) or cannot be reached
+            self._lost(f"the instance's actor is not answering: {type(exc).__name__}")
+            return
+        self._take(status, client)
+
+    def _take(self, status: dict[str, Any], client: httpx.Client) -> None:
+        for stamp, text in status["lines"]:
+            self._writer.write(text, stamp)
+        self._cursor = status["cursor"]
+        self._node = status["node_ip"]
+        self._pid = status["pid"]
+        self.restarts = status["restarts"]
+        if status["error"] is not None:
+            self.state, self.failure = WorkerState.FAILED, status["error"]
+            return
+        if not status["prepared"]:
+            if not status["preparing"]:  # new, or restarted by Ray: it needs the model again
+                self._actor.prepare.remote(self._archives)
+            self.url = None
+            return
+        if status["state"] == WorkerState.FAILED.value:
+            self.state, self.failure = WorkerState.FAILED, status["failure"]
+            return
+        self.url = status["url"]
+        healthy = self.url is not None and _pings(client, self.url)
+        if not healthy and self.state == WorkerState.STARTING:
+            return
+        self.state = WorkerState.HEALTHY if healthy else WorkerState.UNHEALTHY
+        self.failure = None if healthy else status["failure"]
+
+    def _lost(self, reason: str) -> None:
+        self.url = None
+        if self.state != WorkerState.STARTING:
+            self.state, self.failure = WorkerState.UNHEALTHY, reason
+
+    def tend(self, now: float) -> None:
+        """Nothing: the actor restarts its worker, and Ray restarts the actor."""
+
+    def stop(self) -> None:
+        self.state = WorkerState.STOPPED
+        self.url = None
+        if self._actor is not None:
+            _kill(self._actor)
+
+    def detach(self) -> None:
+        self.state = WorkerState.STOPPED  # left running for the next leader to adopt
+        self.url = None
+
+    def kill(self) -> None:
+        if self._actor is not None:
+            ray.get(self._actor.kill_worker.remote(), timeout=STOP_TIMEOUT)
+
+
+def _pings(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(f"{url}/ping", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
