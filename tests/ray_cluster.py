@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from shadowserve.cli.server_process import free_port
@@ -26,11 +26,18 @@ LOGICAL_CPUS = 32
 LOGICAL_MEMORY = 256 * 1024**3
 
 
+# Read by Ray when it is imported: a process that is a Ray driver (a server with --runtime
+# ray, a test) must have these in its environment before it imports ray.
+LOOPBACK_ONLY = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # Ray's loopback-only mode
+    "RAY_USAGE_STATS_ENABLED": "0",
+}
+
+
 def ray_environment() -> dict[str, str]:
     """What every Ray process of the test cluster, and its drivers, run with."""
     return {
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # Ray's loopback-only mode
-        "RAY_USAGE_STATS_ENABLED": "0",
+        **LOOPBACK_ONLY,
         # Ray starts one idle Python worker per logical CPU in advance; the test cluster's
         # CPUs are logical (many, on 2 real cores), and actors start their own processes.
         "RAY_enable_worker_prestart": "0",
@@ -77,7 +84,7 @@ def _wait_ready(address: str, process: subprocess.Popen[bytes], temp: Path) -> N
         if process.poll() is not None:
             raise RuntimeError(f"ray start exited; see {temp / 'ray-start.log'}")
         status = subprocess.run(
-            [RAY, "status", "--address", address], capture_output=True,
+            [RAY, "status", "--address", address], capture_output=True, check=False,
             env=os.environ | ray_environment(),
         )  # fmt: skip
         if status.returncode == 0 and b"Active:" in status.stdout:
@@ -89,20 +96,10 @@ def _wait_ready(address: str, process: subprocess.Popen[bytes], temp: Path) -> N
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM to `ray start --block`'s session (it stops the processes it started), then
     SIGKILL to whatever is left of it."""
-    with _suppress_missing():
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-    try:
+    with suppress(subprocess.TimeoutExpired):
         process.wait(20)
-    except subprocess.TimeoutExpired:
-        pass
-    with _suppress_missing():
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-
-
-@contextmanager
-def _suppress_missing() -> Iterator[None]:
-    try:
-        yield
-    except ProcessLookupError:
-        pass

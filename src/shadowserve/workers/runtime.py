@@ -340,10 +340,13 @@ def _plan(
 
 
 def _identity(variant: ProductionVariant, model: Model) -> str:
-    """Pools are reused only when variant, model definition and size are all unchanged."""
+    """Pools are reused only when variant, model definition and size are all unchanged
+    (the instance type too: a cluster runtime reserves its resources)."""
     described = {
         "variant": variant.variant_name,
         "count": variant.instance_count(),
+        "instance_type": variant.instance_type,
+        "serverless": variant.serverless_config,
         "model": model.model_dump(mode="json", exclude={"creation_time", "model_arn"}),
         "created": model.creation_time.isoformat(),
     }
