@@ -3,14 +3,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 
-.PHONY: demo test lint serve clean system-deps bench
+.PHONY: demo test test-ray lint serve clean system-deps bench bench-ray
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Ray (and PyTorch, for the TorchScript test) are optional extras: only `make test-ray` and
+# `make bench-ray` install them.
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray-tests]'
+	touch $(RAY_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/shadowserve demo
@@ -31,7 +38,11 @@ system-deps:
 # Two processes: most tests wait on servers and workers, so two share the 2 cores of CI well
 # (9m50s → 7m20s here); a test file stays in one process, so its fixtures are made once.
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests --ignore=tests/on_ray
+
+# --runtime ray against a throwaway one-node Ray cluster on loopback (about 2 minutes).
+test-ray: $(RAY_STAMP) system-deps
+	$(BIN)/python -m pytest -q tests/on_ray
 
 # Benchmarks and the soak run (not part of `make test`): under 10 minutes, loopback only;
 # see docs/benchmarks.md and docs/reliability.md.
@@ -40,6 +51,10 @@ bench: $(STAMP) system-deps
 	timeout 210 $(BIN)/python -m bench.soak --out bench/results
 	timeout 120 $(BIN)/python -m bench.route_propagation --out bench/results
 	timeout 180 $(BIN)/python -m bench.cluster_capacity --out bench/results
+
+# The Ray runtime against local workers: placement time and the data path's latency.
+bench-ray: $(RAY_STAMP) system-deps
+	timeout 300 $(BIN)/python -m bench.ray_runtime --out bench/results
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
