@@ -86,3 +86,21 @@ def test_postgresql_without_its_driver_says_what_to_install(tmp_path: Path) -> N
     assert "needs PostgreSQL's driver, which is not installed: pip install " in found.stderr
     assert "'shadowserve[postgres]'" in found.stderr
     assert "Traceback" not in found.stderr
+
+
+def test_the_ray_runtime_without_ray_says_what_to_install(tmp_path: Path) -> None:
+    # The ray extra not installed (the default install): ray cannot be imported.
+    blocked = "import sys; sys.modules['ray'] = None; from shadowserve.cli.main import main; main()"
+    serve = [sys.executable, "-c", blocked, "serve", "--data-dir", str(tmp_path), "--port", "0",
+             "--runtime", "ray"]  # fmt: skip
+    without_address = subprocess.run(serve, capture_output=True, text=True, timeout=60,
+                                     check=False)  # fmt: skip
+    assert without_address.returncode == 2
+    assert "--runtime ray needs --ray-address" in without_address.stderr
+    found = subprocess.run([*serve, "--ray-address", "127.0.0.1:9"], capture_output=True,
+                           text=True, timeout=60, check=False)  # fmt: skip
+    assert found.returncode == 1
+    assert "--runtime ray needs Ray (ray is not installed): pip install 'shadowserve[ray]'" in (
+        found.stderr
+    )
+    assert "Traceback" not in found.stderr

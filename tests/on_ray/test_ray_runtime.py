@@ -8,6 +8,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -19,7 +21,7 @@ import pytest
 import torch
 from botocore.exceptions import ClientError
 
-from shadowserve.cli.server_process import ServerProcess
+from shadowserve.cli.server_process import ServerProcess, free_port
 from tests.dataplane.test_framework_conventions import (
     OFFLINE_REQUIREMENTS,
     _log_lines,
@@ -152,7 +154,7 @@ def test_an_instance_ray_cannot_place_fails_the_endpoint_with_the_reason(
     reason = wait_until(failed, timeout=30)["FailureReason"]
     assert reason.startswith(
         "Variant AllTraffic: Ray cannot place an instance of ml.g5.xlarge "
-        "(4 CPUs, 16 GiB memory, 1 GPUs): its largest node has 32 CPUs"
+        "(4 CPUs, 16 GiB memory, 1 GPU): its largest node has 32 CPUs"
     ), reason
     assert "0 GPUs" in reason and "SHADOWSERVE_INSTANCE_RESOURCES" in reason
     assert set(actors()) <= before  # nothing was left pending
@@ -213,6 +215,19 @@ def test_a_restarted_gateway_adopts_its_running_actors(
         assert _pids(models, endpoint) == pids
         models.sagemaker.delete_endpoint(EndpointName=endpoint)
         wait_until(lambda: actors(namespace) == [], timeout=30)
+
+
+def test_a_ray_address_that_does_not_answer_stops_the_server_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    found = subprocess.run(
+        [sys.executable, "-m", "shadowserve.cli", "serve", "--data-dir", str(tmp_path),
+         "--port", "0", "--runtime", "ray", "--ray-address", f"127.0.0.1:{free_port()}"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert found.returncode == 1
+    assert "cannot reach the Ray cluster at 127.0.0.1:" in found.stderr
+    assert "Connection refused" in found.stderr and "Traceback" not in found.stderr
 
 
 def _answers(models: Models, endpoint: str) -> bool:

@@ -61,8 +61,12 @@ class InstanceResources:
 
     def describe(self) -> str:
         gib = self.memory_bytes / GIB
-        text = f"{self.cpus:g} CPUs, {gib:g} GiB memory"
-        return text + (f", {self.gpus:g} GPUs" if self.gpus else "")
+        text = f"{_count(self.cpus, 'CPU')}, {gib:g} GiB memory"
+        return text + (f", {_count(self.gpus, 'GPU')}" if self.gpus else "")
+
+
+def _count(number: float, unit: str) -> str:
+    return f"{number:g} {unit}" if number == 1 else f"{number:g} {unit}s"
 
 
 def table_entry(instance_type: str) -> InstanceResources | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import socket
 import time
 from typing import Any
 
@@ -48,6 +49,7 @@ PREFIX = "shadowserve:"  # of every actor and placement group this launcher name
 UNCLAIMED_GRACE = 120.0  # seconds an actor may go unclaimed before it is removed
 COLLECT_EVERY = 30.0
 STOP_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 5.0
 
 
 class PlacementError(ArtifactError):
@@ -79,6 +81,18 @@ def _largest(nodes: list[dict[str, Any]]) -> str:
     return f"its largest node has {cpus:g} CPUs, {gib:.3g} GiB memory, {gpus:g} GPUs"
 
 
+def _reachable(address: str) -> None:
+    """Fail at once, with the reason, when a host:port address does not answer (ray.init
+    would retry for minutes); ``ray://`` and ``auto`` addresses are left to Ray."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise ConnectionError(exc.strerror or str(exc)) from exc
+
+
 def _digest(data: bytes | None) -> str:
     return hashlib.sha256(data or b"").hexdigest()[:16]
 
@@ -92,6 +106,7 @@ class RayLauncher:
         node_dir: str,
         max_model_bytes: int,
     ) -> None:
+        _reachable(address)
         # The gateway is a Ray driver only to place and watch actors: their logs come
         # through the actors (into the endpoint's log streams), not to this terminal.
         ray.init(address=address, namespace=namespace, log_to_driver=False,
