@@ -128,7 +128,8 @@ def _launcher(settings: Settings, artifacts: ArtifactCache) -> Launcher:
     assert settings.ray_address is not None
     try:
         return RayLauncher(settings.ray_address, settings.ray_namespace, artifacts,
-                           settings.ray_node_dir, settings.max_model_bytes)  # fmt: skip
+                           settings.ray_node_dir, settings.max_model_bytes,
+                           settings.ray_unclaimed_grace)  # fmt: skip
     except ConnectionError as exc:
         raise RuntimeUnavailable(
             f"cannot reach the Ray cluster at {settings.ray_address}: {exc}"

@@ -66,6 +66,9 @@ class Settings:
     ray_address: str | None = None
     ray_namespace: str = "shadowserve"
     ray_node_dir: str = "/tmp/shadowserve-ray"
+    # How long an actor in ray_namespace that no endpoint claims is kept (for the gateway
+    # that made it to come back and adopt it) before the leader removes it.
+    ray_unclaimed_grace: float = 120.0
 
     def database_url(self) -> str:
         return self.db_url or sqlite_url(self.data_dir)

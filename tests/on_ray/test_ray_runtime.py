@@ -106,6 +106,12 @@ def test_an_experiment_mirrors_to_a_shadow_placed_by_ray(models: Models, actors:
     assert {(leg["variant"], leg["status"], leg["experiment"]) for leg in legs} == {
         ("shadow", 200, experiment)
     }
+    shadow_actor = set(actors()) - before
+    models.sagemaker.stop_inference_experiment(
+        Name=experiment, ModelVariantActions={"AllTraffic": "Retain", "shadow": "Remove"}
+    )
+    wait_until(lambda: not shadow_actor & set(actors()), timeout=30)  # removed with it
+    assert models.invoke(endpoint, [1, 2])[0] == [2.0, 4.0]
 
 
 def test_a_killed_worker_and_a_killed_actor_are_replaced_while_production_answers(
@@ -176,6 +182,51 @@ def test_requirements_are_installed_on_the_node_that_runs_the_model(models: Mode
     node_environments = models.server.data_dir / "node" / "environments"
     assert any(path.is_dir() for path in node_environments.iterdir())
     assert not (models.server.data_dir / "environments").exists()  # not on the gateway
+    # Cached on the node: the same requirements again build nothing.
+    again = models.endpoint(_sdk_style_model(models, OFFLINE_REQUIREMENTS))
+    assert models.invoke(again, [0])[0] == {"toy": 42, "sum": 1}
+    assert any("using the environment built before" in line for line in _log_lines(models, again))
+
+
+def test_an_update_rolls_out_blue_green_on_ray(models: Models, actors: Actors) -> None:
+    before = set(actors())
+    endpoint = models.endpoint(models.model())
+    blue = set(actors()) - before
+    tripling = models.model(environment={"SCALE": "3"})
+    green = {"VariantName": "AllTraffic", "ModelName": tripling, "InitialInstanceCount": 1,
+             "InstanceType": "ml.m5.large"}  # fmt: skip
+    models.sagemaker.create_endpoint_config(EndpointConfigName=f"{endpoint}-green",
+                                            ProductionVariants=[green])  # fmt: skip
+    models.sagemaker.update_endpoint(EndpointName=endpoint,
+                                     EndpointConfigName=f"{endpoint}-green")  # fmt: skip
+    answers: list[Any] = []
+
+    def switched() -> bool:
+        body, response = models.invoke(endpoint, [1, 2])
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+        answers.append(body)
+        return bool(body == [3.0, 6.0])
+
+    wait_until(switched, timeout=60)
+    assert set(map(str, answers)) <= {"[2.0, 4.0]", "[3.0, 6.0]"}  # old or new, never none
+    models.wait_in_service(endpoint)
+    wait_until(lambda: not blue & set(actors()), timeout=30)  # blue's actor is gone
+
+
+def test_every_port_of_the_cluster_and_its_workers_is_on_loopback(models: Models) -> None:
+    endpoint = models.endpoint(models.model())
+    assert models.invoke(endpoint, [1, 2])[0] == [2.0, 4.0]
+    listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True,
+                               check=True).stdout.splitlines()  # fmt: skip
+    ours = [
+        line
+        for line in listening
+        if any(name in line for name in ('"raylet"', '"gcs_server"', '"ray::', "python"))
+    ]
+    assert ours
+    for line in ours:
+        local = line.split()[3]
+        assert local.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")), line
 
 
 def test_a_torchscript_model_runs_on_cpu(models: Models) -> None:

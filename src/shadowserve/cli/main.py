@@ -221,6 +221,12 @@ def cli() -> None:
     envvar="SHADOWSERVE_RAY_NODE_DIR",
     help="Where each Ray node caches models and their environments.",
 )  # fmt: skip
+@click.option(
+    "--ray-unclaimed-grace", type=float, default=DEFAULTS.ray_unclaimed_grace,
+    show_default=True, envvar="SHADOWSERVE_RAY_UNCLAIMED_GRACE",
+    help="Seconds an actor in --ray-namespace that no endpoint claims is kept (for its "
+    "gateway to come back and adopt it) before the leader removes it.",
+)  # fmt: skip
 def serve(**options: Any) -> None:
     """Run the server: SageMaker's API and SageMaker Runtime's InvokeEndpoint on one port."""
     settings = Settings(**options)

@@ -46,8 +46,7 @@ from shadowserve.workers.ray_node import Archives, NodeInstance, node_spec
 log = logging.getLogger(__name__)
 
 PREFIX = "shadowserve:"  # of every actor and placement group this launcher names
-UNCLAIMED_GRACE = 120.0  # seconds an actor may go unclaimed before it is removed
-COLLECT_EVERY = 30.0
+COLLECT_EVERY = 30.0  # seconds between looks for unclaimed actors (at most)
 STOP_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
 
@@ -105,6 +104,7 @@ class RayLauncher:
         artifacts: ArtifactCache,
         node_dir: str,
         max_model_bytes: int,
+        unclaimed_grace: float = 120.0,
     ) -> None:
         _reachable(address)
         # The gateway is a Ray driver only to place and watch actors: their logs come
@@ -118,7 +118,9 @@ class RayLauncher:
         self._node_dir = node_dir
         self._max_model_bytes = max_model_bytes
         self._actor_class = ray.remote(NodeInstance)
-        self._unclaimed: dict[str, float] = {}
+        self._unclaimed_grace = unclaimed_grace
+        self._collect_every = min(COLLECT_EVERY, unclaimed_grace / 2)
+        self._unclaimed: dict[str, float] = {}  # actor name → when first seen unclaimed
         self._last_collect = 0.0
 
     def instances(self, plan: InstancePlan) -> list[Instance]:
@@ -167,9 +169,9 @@ class RayLauncher:
 
     def collect(self, identities: set[str]) -> None:
         """Remove actors and placement groups no pool holds (a deleted endpoint's, while no
-        gateway led) once they have gone unclaimed for UNCLAIMED_GRACE."""
+        gateway led) once they have gone unclaimed for the grace period."""
         now = time.monotonic()
-        if now - self._last_collect < COLLECT_EVERY:
+        if now - self._last_collect < self._collect_every:
             return
         self._last_collect = now
         claimed = {identity[:24] for identity in identities}
@@ -180,7 +182,7 @@ class RayLauncher:
                 self._unclaimed.pop(name, None)
                 continue
             first_seen = self._unclaimed.setdefault(name, now)
-            if now - first_seen >= UNCLAIMED_GRACE:
+            if now - first_seen >= self._unclaimed_grace:
                 log.info("removing the unclaimed Ray actor %s", name)
                 _kill(ray.get_actor(name))
                 self._unclaimed.pop(name, None)
