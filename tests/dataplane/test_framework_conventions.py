@@ -16,11 +16,12 @@ import zipfile
 from typing import Any
 
 import joblib
+from botocore.exceptions import ClientError
 from sklearn.linear_model import LogisticRegression
 
 from tests.conftest import client
 from tests.dataplane_fixtures import Models
-from tests.dataplane_support import wait_until
+from tests.dataplane_support import wait_until, worker_pids
 
 ENTRY_POINT = """
     import json
@@ -198,3 +199,23 @@ def test_a_model_file_whose_framework_is_missing_says_how_to_get_it(models: Mode
     reason = wait_until(lambda: _failed(models, endpoint), timeout=60)["FailureReason"]
     assert "xgboost-model is an XGBoost model, but xgboost is not installed" in reason
     assert "code/requirements.txt, or pip install xgboost" in reason
+
+
+def test_an_endpoint_deleted_while_its_requirements_install_starts_no_worker(
+    models: Models,
+) -> None:
+    # Requirements never built before (their own hash), so the install takes a while.
+    requirements = OFFLINE_REQUIREMENTS + f"# {uuid.uuid4().hex}\n"
+    endpoint = models.endpoint(_sdk_style_model(models, requirements), wait=False)
+
+    def logged(text: str) -> bool:
+        try:
+            return any(text in line for line in _log_lines(models, endpoint))
+        except ClientError:  # the log group is made when the deployment starts
+            return False
+
+    wait_until(lambda: logged("installing shadowtoy"), timeout=30)
+    models.sagemaker.delete_endpoint(EndpointName=endpoint)
+    wait_until(lambda: logged("the deployment was given up while this instance was prepared"),
+               timeout=60)  # fmt: skip
+    assert not worker_pids(models.server.data_dir, endpoint)

@@ -159,8 +159,9 @@ class RayLauncher:
                 )
             name = f"{plan.name}/{index}"
             spec = node_spec(name, environment, self._node_dir, self._max_model_bytes)
-            instances.append(RayInstance(name, self._actor_class.options(**options), spec,
-                                         archives, writer))  # fmt: skip
+            actor_class = self._actor_class.options(**options)
+            instances.append(RayInstance(name, options["name"], actor_class, spec, archives,
+                                         writer))  # fmt: skip
         return instances
 
     def released(self, identity: str) -> None:
@@ -217,9 +218,16 @@ class RayInstance:
     reads the status answer that arrived since the last one and asks for the next."""
 
     def __init__(
-        self, name: str, actor_class: Any, spec: dict[str, Any], archives: Any, writer: Any
+        self,
+        name: str,
+        actor_name: str,
+        actor_class: Any,
+        spec: dict[str, Any],
+        archives: Any,
+        writer: Any,
     ) -> None:
         self.name = name
+        self._actor_name = actor_name
         self.url: str | None = None
         self.state = WorkerState.STARTING
         self.failure: str | None = None
@@ -297,8 +305,13 @@ class RayInstance:
     def stop(self) -> None:
         self.state = WorkerState.STOPPED
         self.url = None
-        if self._actor is not None:
-            _kill(self._actor)
+        actor = self._actor
+        if actor is None:  # never started here, but maybe running (made by a past leader)
+            with contextlib.suppress(ValueError):
+                actor = ray.get_actor(self._actor_name)
+        if actor is not None:
+            log.info("removing the Ray actor %s (%s)", self._actor_name, self.name)
+            _kill(actor)
 
     def detach(self) -> None:
         self.state = WorkerState.STOPPED  # left running for the next leader to adopt

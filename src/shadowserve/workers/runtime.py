@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Key = tuple[Scope, str]
 FAILED_PLAN_RETRY_AFTER = 30.0
+GIVEN_UP = ("shadowserve: the deployment was given up while this instance was prepared "
+            "(the endpoint was deleted or changed); it is stopped")  # fmt: skip
 
 
 @dataclass
@@ -44,6 +46,10 @@ class Rollout:
     started: float = field(default_factory=time.monotonic)
     preparing: bool = True
     error: str | None = None
+    # Set (under the runtime's lock) when the rollout is given up: "stop" (deleted,
+    # replaced, failed) or "detach" (this server lets go). Given up while preparing, its
+    # preparer undoes what it made when it is done (workers/runtime.py, _abandon).
+    abandoned: str | None = None
 
 
 @dataclass
@@ -104,9 +110,10 @@ class WorkerRuntime:
         with self._lock:
             state = self._endpoints.pop(key, None)
             self.routing.publish(scope, endpoint_name, None)
+            if state is not None and state.rollout is not None:
+                self._abandon(state.rollout, "stop")
         if state is not None:
-            pools = list(state.active.values()) + (state.rollout.new if state.rollout else [])
-            self._drain(pools)
+            self._drain(list(state.active.values()))
         return True
 
     # Supervision
@@ -126,10 +133,11 @@ class WorkerRuntime:
         with self._lock:
             states = list(self._endpoints.values())
             self._endpoints.clear()
+            for state in states:
+                if state.rollout is not None:
+                    self._abandon(state.rollout, "detach")
         for state in states:
-            for pool in _pools_of(state):
-                pool.detach()
-                self._release_logs(pool)
+            self._let_go(list(state.active.values()), "detach")
 
     def collect(self) -> None:
         """Let the launcher free what no pool of this runtime holds."""
@@ -178,7 +186,7 @@ class WorkerRuntime:
         rollout = state.rollout
         if rollout is None or rollout.plan != plan:
             if rollout is not None:
-                self._drain(rollout.new)
+                self._abandon(rollout, "stop")
             state.rollout = self._begin(deployment, state, plan)
             return DeployResult(DeployState.PENDING)
         return self._check(deployment, state, rollout)
@@ -204,6 +212,8 @@ class WorkerRuntime:
         def prepare() -> None:
             try:
                 for pool in rollout.new:
+                    if rollout.abandoned:
+                        break
                     variant = deployment.config.variant(pool.variant_name)
                     if variant is None or variant.model_name is None:
                         raise ArtifactError("the variant has no model")
@@ -216,9 +226,34 @@ class WorkerRuntime:
                 log.exception("preparing workers failed")
                 rollout.error = f"Variant {pool.variant_name}: {type(exc).__name__}: {exc}"
             finally:
-                rollout.preparing = False
+                with self._lock:
+                    rollout.preparing = False
+                    abandoned = rollout.abandoned
+                if abandoned is not None:  # given up meanwhile: nothing else will stop these
+                    self._let_go(rollout.new, abandoned, note=GIVEN_UP)
 
         return prepare
+
+    def _abandon(self, rollout: Rollout, how: str) -> None:
+        """Give up a rollout (the caller holds the lock). Its new pools are let go of now,
+        or, while it is still preparing, by its preparer once it is done: it may be making
+        instances (installing, placing) that a drain now would miss."""
+        rollout.abandoned = how
+        if not rollout.preparing:
+            self._let_go(rollout.new, how)
+
+    def _let_go(self, pools: list[VariantPool], how: str, note: str | None = None) -> None:
+        """Stop pools once their requests are done ("stop"), or detach them at once."""
+        if note is not None:
+            for pool in pools:
+                for writer in pool.log_streams:
+                    writer.write(note)
+        if how == "stop":
+            self._drain(pools)
+            return
+        for pool in pools:
+            pool.detach()
+            self._release_logs(pool)
 
     def _workers_for(
         self, deployment: Deployment, variant: ProductionVariant, model: Model, pool: VariantPool
@@ -251,7 +286,7 @@ class WorkerRuntime:
         if reason is None and time.monotonic() - rollout.started > self._start_timeout:
             reason = f"The model servers did not become healthy within {self._start_timeout:.0f}s."
         if reason is not None:
-            self._drain(rollout.new)
+            self._abandon(rollout, "stop")
             state.rollout = None
             requested_at = deployment.endpoint.last_modified_time
             state.failed_plan = (rollout.plan, requested_at, time.monotonic(), reason)
