@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,24 +17,15 @@ from tests.cluster.test_gateways import _answers, _leader_and_follower
 from tests.conftest import FAST
 from tests.dataplane_fixtures import Models
 from tests.dataplane_support import wait_until, worker_pids
-from tests.postgres import postgres_server
+from tests.gateways import two_gateways
 
 
 @pytest.fixture
-def gateways(tmp_path: Any, s3_url: str) -> Iterator[list[ServerProcess]]:
-    with postgres_server() as url:
-        servers = [
-            ServerProcess(tmp_path / name, extra_args=[*FAST, "--db", url, "--gateway-id", name,
-                                                       "--s3-endpoint-url", s3_url])
-            for name in ("gw-a", "gw-b")
-        ]  # fmt: skip
-        for server in servers:
-            server.start(timeout=90)
-        try:
-            yield servers
-        finally:
-            for server in servers:
-                server.stop()
+def gateways(tmp_path: Path, s3_url: str) -> Iterator[list[ServerProcess]]:
+    with two_gateways(
+        tmp_path, lambda _name, _dir: [*FAST, "--s3-endpoint-url", s3_url]
+    ) as servers:
+        yield servers
 
 
 def test_the_leader_killed_before_a_due_start_fires_it_exactly_once_elsewhere(

@@ -14,8 +14,8 @@ from shadowserve.cli.server_process import ServerProcess
 from tests.cluster.test_gateways import _answers, _leader_and_follower
 from tests.dataplane_fixtures import Models
 from tests.dataplane_support import process_alive, wait_until, worker_pids
+from tests.gateways import two_gateways
 from tests.on_ray.conftest import ray_server_args
-from tests.postgres import postgres_server
 
 Actors = Callable[..., list[str]]
 NAMESPACE = "two-gateways"
@@ -23,20 +23,11 @@ NAMESPACE = "two-gateways"
 
 @pytest.fixture
 def gateways(tmp_path: Path, cluster: str, s3_url: str) -> Iterator[list[ServerProcess]]:
-    with postgres_server() as database:
-        servers = [
-            ServerProcess(tmp_path / name, extra_args=[
-                *ray_server_args(cluster, s3_url, tmp_path / name, NAMESPACE),
-                "--db", database, "--gateway-id", name])
-            for name in ("gw-a", "gw-b")
-        ]  # fmt: skip
-        for server in servers:
-            server.start(timeout=90)
-        try:
-            yield servers
-        finally:
-            for server in servers:
-                server.stop()
+    def options(_name: str, data_dir: Path) -> list[str]:
+        return ray_server_args(cluster, s3_url, data_dir, NAMESPACE)
+
+    with two_gateways(tmp_path, options) as servers:
+        yield servers
 
 
 def test_only_the_leader_places_actors_and_the_next_leader_adopts_them(
