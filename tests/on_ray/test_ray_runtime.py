@@ -147,6 +147,17 @@ def test_delete_endpoint_leaves_no_actor_and_no_worker(models: Models, actors: A
     wait_until(lambda: not _pids(models, endpoint), timeout=30)
 
 
+def test_two_endpoints_of_one_model_have_their_own_actors(models: Models, actors: Actors) -> None:
+    model = models.model()
+    before = set(actors())
+    first = models.endpoint(model)
+    second = models.endpoint(model)
+    assert len(set(actors()) - before) == 2
+    models.sagemaker.delete_endpoint(EndpointName=first)
+    wait_until(lambda: len(set(actors()) - before) == 1, timeout=30)
+    assert models.invoke(second, [1, 2])[0] == [2.0, 4.0]
+
+
 def test_an_instance_ray_cannot_place_fails_the_endpoint_with_the_reason(
     models: Models, actors: Actors
 ) -> None:

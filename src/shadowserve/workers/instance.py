@@ -64,3 +64,19 @@ class Instance(Protocol):
 
 def placement(instance: Instance) -> Placement:
     return Placement(instance.name, instance.node, instance.state == WorkerState.HEALTHY)
+
+
+def pings(client: httpx.Client, url: str) -> bool:
+    """Whether the model server at ``url`` answers ``GET /ping`` with 200."""
+    try:
+        return client.get(f"{url}/ping", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def after_ping(state: WorkerState, healthy: bool) -> WorkerState:
+    """The state a /ping's answer leaves an instance in: one still starting is not
+    unhealthy until it has answered once."""
+    if not healthy and state == WorkerState.STARTING:
+        return state
+    return WorkerState.HEALTHY if healthy else WorkerState.UNHEALTHY

@@ -15,7 +15,7 @@ import httpx
 
 from shadowserve.logs.pump import pump
 from shadowserve.logs.store import LineWriter
-from shadowserve.workers.instance import WorkerState
+from shadowserve.workers.instance import WorkerState, after_ping, pings
 
 LOAD_FAILED_EXIT = 3
 RESTART_BACKOFF_MAX = 30.0
@@ -96,15 +96,10 @@ class Worker:
             self.url = self._read_url()
             if self.url is None:
                 return
-        try:
-            healthy = client.get(f"{self.url}/ping", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            healthy = False
+        healthy = pings(client, self.url)
         if healthy and self.state != WorkerState.HEALTHY:
             self.healthy_since = time.monotonic()
-        if not healthy and self.state == WorkerState.STARTING:
-            return
-        self.state = WorkerState.HEALTHY if healthy else WorkerState.UNHEALTHY
+        self.state = after_ping(self.state, healthy)
 
     def _read_url(self) -> str | None:
         if self.spec is None:

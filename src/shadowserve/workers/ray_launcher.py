@@ -34,7 +34,7 @@ from ray.util.placement_group import (
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from shadowserve.workers.artifacts import ArtifactCache, ArtifactError
-from shadowserve.workers.instance import Instance, WorkerState
+from shadowserve.workers.instance import Instance, WorkerState, after_ping, pings
 from shadowserve.workers.instance_types import (
     InstanceResources,
     InstanceTypeError,
@@ -185,7 +185,8 @@ class RayLauncher:
             first_seen = self._unclaimed.setdefault(name, now)
             if now - first_seen >= self._unclaimed_grace:
                 log.info("removing the unclaimed Ray actor %s", name)
-                _kill(ray.get_actor(name))
+                with contextlib.suppress(ValueError):  # gone meanwhile
+                    _kill(ray.get_actor(name))
                 self._unclaimed.pop(name, None)
                 self.released(identity)
 
@@ -288,10 +289,8 @@ class RayInstance:
             self.state, self.failure = WorkerState.FAILED, status["failure"]
             return
         self.url = status["url"]
-        healthy = self.url is not None and _pings(client, self.url)
-        if not healthy and self.state == WorkerState.STARTING:
-            return
-        self.state = WorkerState.HEALTHY if healthy else WorkerState.UNHEALTHY
+        healthy = self.url is not None and pings(client, self.url)
+        self.state = after_ping(self.state, healthy)
         self.failure = None if healthy else status["failure"]
 
     def _lost(self, reason: str) -> None:
@@ -320,10 +319,3 @@ class RayInstance:
     def kill(self) -> None:
         if self._actor is not None:
             ray.get(self._actor.kill_worker.remote(), timeout=STOP_TIMEOUT)
-
-
-def _pings(client: httpx.Client, url: str) -> bool:
-    try:
-        return client.get(f"{url}/ping", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False

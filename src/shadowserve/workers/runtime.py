@@ -91,7 +91,7 @@ class WorkerRuntime:
                 return DeployResult(DeployState.PENDING)
             self._withdrawn.pop(key, None)
             state = self._endpoints.setdefault(key, EndpointWorkers())
-            plan_or_missing = _plan(variants, deployment.models, state.active)
+            plan_or_missing = _plan(deployment, variants, state.active)
             if isinstance(plan_or_missing, str):
                 return DeployResult(DeployState.FAILED, f"Model {plan_or_missing} does not exist.")
             plan = plan_or_missing
@@ -356,16 +356,16 @@ def _pools_of(state: EndpointWorkers) -> list[VariantPool]:
 
 
 def _plan(
-    variants: list[ProductionVariant], models: dict[str, Model], active: dict[str, VariantPool]
+    deployment: Deployment, variants: list[ProductionVariant], active: dict[str, VariantPool]
 ) -> tuple[str, ...] | str:
     """The identities of the pools to serve ``variants``, or the name of a model that is
     missing. A model deleted since its pool started keeps that pool (SageMaker: deleting a
     model never touches what an endpoint runs), so an experiment can still be stopped."""
     plan = []
     for variant in variants:
-        model = models.get(variant.model_name or "")
+        model = deployment.models.get(variant.model_name or "")
         if model is not None:
-            plan.append(_identity(variant, model))
+            plan.append(_identity(deployment, variant, model))
             continue
         running = active.get(variant.variant_name)
         if running is None or running.model_name != variant.model_name:
@@ -374,10 +374,15 @@ def _plan(
     return tuple(plan)
 
 
-def _identity(variant: ProductionVariant, model: Model) -> str:
+def _identity(deployment: Deployment, variant: ProductionVariant, model: Model) -> str:
     """Pools are reused only when variant, model definition and size are all unchanged
-    (the instance type too: a cluster runtime reserves its resources)."""
+    (the instance type too: a cluster runtime reserves its resources). The endpoint (and
+    its creation) is part of it: a cluster runtime names its instances by identity, and
+    two endpoints running the same model must not share them."""
+    endpoint = deployment.endpoint
+    owner = [deployment.scope.account, deployment.scope.region, endpoint.endpoint_name.lower()]
     described = {
+        "endpoint": [*owner, endpoint.creation_time.isoformat()],
         "variant": variant.variant_name,
         "count": variant.instance_count(),
         "instance_type": variant.instance_type,
