@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,11 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from shadowserve.cli.server_process import free_port
-
 RAY = str(Path(sys.executable).with_name("ray"))
 LOGICAL_CPUS = 32
 LOGICAL_MEMORY = 256 * 1024**3
+WORKER_PORTS = 24  # Ray's worker processes (actors among them) each listen on one
 
 
 # Read by Ray when it is imported: a process that is a Ray driver (a server with --runtime
@@ -36,6 +36,7 @@ LOOPBACK_ONLY = {
 
 def ray_environment() -> dict[str, str]:
     """What every Ray process of the test cluster, and its drivers, run with."""
+    autoscaler, dashboard = _distinct_free_ports(2)
     return {
         **LOOPBACK_ONLY,
         # Ray starts one idle Python worker per logical CPU in advance; the test cluster's
@@ -43,8 +44,8 @@ def ray_environment() -> dict[str, str]:
         "RAY_enable_worker_prestart": "0",
         "RAY_prestart_worker_first_driver": "0",
         # Metrics ports Ray otherwise opens on fixed numbers (44217, 44227).
-        "AUTOSCALER_METRIC_PORT": str(free_port()),
-        "DASHBOARD_METRIC_PORT": str(free_port()),
+        "AUTOSCALER_METRIC_PORT": str(autoscaler),
+        "DASHBOARD_METRIC_PORT": str(dashboard),
     }
 
 
@@ -52,30 +53,43 @@ def ray_environment() -> dict[str, str]:
 def ray_cluster() -> Iterator[str]:
     """Yields the cluster's address (127.0.0.1:port); stops it afterwards."""
     temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # Ray's socket paths are short
-    port = free_port()
+    flags = ("--port", "--node-manager-port", "--object-manager-port", "--runtime-env-agent-port",
+             "--dashboard-agent-grpc-port", "--dashboard-agent-listen-port",
+             "--metrics-export-port")  # fmt: skip
+    ports = _distinct_free_ports(len(flags) + WORKER_PORTS)  # Ray refuses one port twice
     options = [
-        "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
+        "--head", "--block", "--node-ip-address", "127.0.0.1",
         "--num-cpus", str(LOGICAL_CPUS), "--memory", str(LOGICAL_MEMORY),
         "--object-store-memory", str(200 * 1024**2), "--include-dashboard=false",
         "--disable-usage-stats", "--temp-dir", str(temp),
-        "--worker-port-list", ",".join(str(free_port()) for _ in range(24)),
+        "--worker-port-list", ",".join(str(port) for port in ports[len(flags):]),
     ]  # fmt: skip
-    for flag in ("--node-manager-port", "--object-manager-port", "--runtime-env-agent-port",
-                 "--dashboard-agent-grpc-port", "--dashboard-agent-listen-port",
-                 "--metrics-export-port"):  # fmt: skip
-        options += [flag, str(free_port())]
+    for flag, port in zip(flags, ports, strict=False):
+        options += [flag, str(port)]
     log = (temp / "ray-start.log").open("wb")
     process = subprocess.Popen(
         [RAY, "start", *options], stdout=log, stderr=subprocess.STDOUT,
         env=os.environ | ray_environment(), start_new_session=True,
     )  # fmt: skip
-    address = f"127.0.0.1:{port}"
+    address = f"127.0.0.1:{ports[0]}"
     try:
         _wait_ready(address, process, temp)
         yield address
     finally:
         _stop(process)
         log.close()
+
+
+def _distinct_free_ports(count: int) -> list[int]:
+    """``count`` free loopback ports, all different (held open together while chosen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _wait_ready(address: str, process: subprocess.Popen[bytes], temp: Path) -> None:
