@@ -229,12 +229,10 @@ def test_every_port_of_the_cluster_and_its_workers_is_on_loopback(models: Models
     assert models.invoke(endpoint, [1, 2])[0] == [2.0, 4.0]
     listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True,
                                check=True).stdout.splitlines()  # fmt: skip
-    ours = [
-        line
-        for line in listening
-        if any(name in line for name in ('"raylet"', '"gcs_server"', '"ray::', "python"))
-    ]
-    assert ours
+    workers = [f"pid={pid}," for pid in _pids(models, endpoint)]
+    ray_processes = ('"raylet"', '"gcs_server"', '"ray::')
+    ours = [line for line in listening if any(mark in line for mark in (*ray_processes, *workers))]
+    assert any(worker in line for line in ours for worker in workers)
     for line in ours:
         local = line.split()[3]
         assert local.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")), line
