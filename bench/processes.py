@@ -16,9 +16,18 @@ from shadowserve.cli.server_process import free_port, wait_for_port
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+_PINNING = {"enabled": True}
+
+
+def share_the_cores() -> None:
+    """From now on this run pins nothing: every process it starts (gateway, stubs, load
+    generator) is free to share the cores, as on one self-hosted box."""
+    _PINNING["enabled"] = False
+
+
 def pinned(cpu: int) -> list[str]:
     """Run on one CPU when the machine has two or more (the method pins gateway apart)."""
-    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+    if _PINNING["enabled"] and (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
         return ["taskset", "-c", str(cpu)]
     return []
 

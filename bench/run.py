@@ -27,7 +27,15 @@ from rich.table import Table
 
 from bench.chart import isolation_chart
 from bench.loadgen import interleaved, open_loop
-from bench.processes import Nginx, Stub, cpu_seconds, pinned, rss_mib, wrk_capacity
+from bench.processes import (
+    Nginx,
+    Stub,
+    cpu_seconds,
+    pinned,
+    rss_mib,
+    share_the_cores,
+    wrk_capacity,
+)
 from shadowserve.cli.server_process import ServerProcess, free_port
 
 console = Console(highlight=False, width=150)
@@ -59,10 +67,14 @@ class Plan:
 
 FULL = Plan(5, 4.0, 0.5, (0.25, 0.5, 0.75), (0, 10, 100), MODES, 20.0, 2.0, 2, 1.0)
 SMOKE = Plan(1, 1.0, 0.2, (0.5,), (100,), ("slow",), 5.0, 0.5, 1, 0.2)
+# --shared: nothing pinned; isolation at 100 % sampling only, with more alternations, as the
+# shared machine is noisier.
+SHARED = Plan(5, 4.0, 0.5, (0.5,), (100,), ("slow", "error", "hang"), 20.0, 2.0, 4, 1.0)
 
 
 class Gateway:
-    """A shadowserve server pinned to its own CPU, with stub-backed models."""
+    """A shadowserve server pinned to its own CPU (unless the run shares the cores), with
+    stub-backed models."""
 
     def __init__(self, root: Path, stubs: dict[str, Stub], production: Stub, plan: Plan,
                  extra: list[str] | None = None) -> None:  # fmt: skip
@@ -235,6 +247,33 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
     return results
 
 
+def run_shared(plan: Plan, out: Path) -> dict[str, Any]:
+    """Shadow isolation with every process free to share the cores (#16's configuration:
+    a single self-hosted box), beside the pinned run of `run`."""
+    share_the_cores()
+    results: dict[str, Any] = {"machine": machine(), "plan": plan.__dict__, "started": time.time()}
+    work = Path(tempfile.mkdtemp(prefix="shadowserve-bench-shared-"))
+    production = Stub("fast")
+    shadows = {mode: Stub(mode) for mode in plan.modes}
+    gateway = Gateway(work / "gateway", shadows, production, plan)
+    try:
+        url = gateway.endpoint("bench")
+        baseline = gateway.endpoint("bench-base")
+        capacity = _capacity(plan, url, production)
+        results["capacity"] = capacity
+        rate = _scaled(capacity["gateway_rps"]) * 0.5
+        results["isolation"] = _isolation(plan, gateway, baseline, url, rate)
+    finally:
+        gateway.stop()
+        for stub in [production, *shadows.values()]:
+            stub.stop()
+    results["finished"] = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "shared_machine.json").write_text(json.dumps(results, indent=2))
+    console.print(f"\nResults: {out / 'shared_machine.json'}")
+    return results
+
+
 def _capacity(plan: Plan, url: str, production: Stub) -> dict[str, Any]:
     console.print("[bold]Capacity[/] (wrk, closed loop, 32 connections)")
     direct = wrk_capacity(f"{production.url}/invocations", plan.capacity_seconds)
@@ -395,9 +434,17 @@ def _flagged(row: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a few seconds, to check the harness")
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help="nothing pinned: shadow isolation on a machine everything shares",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
-    run(SMOKE if args.smoke else FULL, args.out)
+    if args.shared:
+        run_shared(SHARED, args.out)
+    else:
+        run(SMOKE if args.smoke else FULL, args.out)
 
 
 if __name__ == "__main__":
