@@ -118,7 +118,7 @@ def _launcher(settings: Settings, artifacts: ArtifactCache) -> Launcher:
     if settings.runtime == "local":
         environments = ModelEnvironments(settings.data_dir / "environments")
         return LocalLauncher(artifacts, environments, settings.data_dir / "workers",
-                             settings.worker_hosts())  # fmt: skip
+                             settings.worker_hosts(), settings.shadow_niceness)  # fmt: skip
     try:  # Ray is an optional extra: imported only when asked for
         from shadowserve.workers.ray_launcher import RayLauncher  # noqa: PLC0415
     except ModuleNotFoundError as exc:

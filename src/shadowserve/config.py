@@ -32,6 +32,9 @@ class Settings:
     shadow_timeout: float = 60.0
     shadow_concurrency: int = 32
     shadow_queue_size: int = 1000
+    # Added to shadow workers' nice value (local runtime): on a shared machine they get the
+    # CPU only when production and the gateway leave it; 0: the same priority as production.
+    shadow_niceness: int = 10
     # A capture file is written at the latest this long after its first record.
     capture_flush_seconds: float = 10.0
     # Records held in memory while the capture sink is slow or down; more are dropped.

@@ -362,3 +362,22 @@ def test_a_stop_that_cannot_deploy_its_outcome_still_removes_the_shadow(models: 
     assert "ShadowProductionVariants" not in described
     assert models.invoke(endpoint, [1])[0] == [5.0]
     assert _shadow_legs(models, endpoint) == 0
+
+
+def _nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_shadow_workers_yield_the_cpu_to_production(models: Models, data_dir: Path) -> None:
+    endpoint, _ = _setup(models)
+    production = worker_pids(data_dir, f"{endpoint}/AllTraffic/")
+    shadow = worker_pids(data_dir, f"{endpoint}/shadow/")
+    assert production and shadow
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert {_nice(pid) for pid in production} == {own}
+    assert {_nice(pid) for pid in shadow} == {min(19, own + 10)}  # --shadow-niceness 10
+    # A restarted shadow worker is lowered again.
+    os.kill(shadow[0], signal.SIGKILL)
+    restarted = wait_until(lambda: [p for p in worker_pids(data_dir, f"{endpoint}/shadow/")
+                                    if p != shadow[0]], timeout=30)  # fmt: skip
+    assert {_nice(pid) for pid in restarted} == {min(19, own + 10)}

@@ -121,6 +121,15 @@ def cli() -> None:
     help="Shadow copies waiting for a free slot before new ones are dropped.",
 )
 @click.option(
+    "--shadow-niceness",
+    default=DEFAULTS.shadow_niceness,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    envvar="SHADOWSERVE_SHADOW_NICENESS",
+    help="Added to shadow workers' nice value, so that on a shared machine they get the CPU "
+    "only when production leaves it; 0: production's priority.",
+)
+@click.option(
     "--event-log",
     default=None,
     type=click.Path(path_type=Path, dir_okay=False),

@@ -32,6 +32,7 @@ class InstancePlan:
     model: Model
     identity: str  # the pool's (workers/runtime.py): same identity, same instances
     writers: list[StreamWriter]  # one per instance, in instance order
+    shadow: bool = False  # a shadow variant's (it yields the CPU where it can)
 
     def environment(self) -> dict[str, str]:
         container = self.model.serving_container()
@@ -90,11 +91,13 @@ class LocalLauncher:
         environments: ModelEnvironments,
         workers_dir: Path,
         worker_hosts: tuple[str, str] = ("127.0.0.1", "127.0.0.1"),
+        shadow_niceness: int = 0,
     ) -> None:
         self._artifacts = artifacts
         self._environments = environments
         self._workers_dir = workers_dir
         self._worker_hosts = worker_hosts  # (bind, advertised)
+        self._shadow_niceness = shadow_niceness
 
     def instances(self, plan: InstancePlan) -> list[Instance]:
         model_dir = self._artifacts.model_dir(plan.model_data_url())
@@ -105,6 +108,8 @@ class LocalLauncher:
         base = self._workers_dir / plan.scope.region / plan.name / plan.identity[:12]
         plan.log(f"shadowserve: preparing model {plan.model.model_name}")
         python = self._environments.python_for(code_dir / "requirements.txt", plan.log)
+        bind, advertised = self._worker_hosts
+        niceness = self._shadow_niceness if plan.shadow else 0
         specs = [
             WorkerSpec(
                 model_dir,
@@ -113,7 +118,9 @@ class LocalLauncher:
                 base / str(index),
                 writer,
                 python,
-                *self._worker_hosts,
+                bind,
+                advertised,
+                niceness,
             )
             for index, writer in enumerate(plan.writers)
         ]

@@ -274,7 +274,8 @@ class WorkerRuntime:
             for index in range(variant.instance_count())
         ]
         pool.log_streams = writers
-        plan = InstancePlan(deployment.scope, name, variant, model, pool.identity, writers)
+        shadow = variant in (deployment.config.shadow_production_variants or [])
+        plan = InstancePlan(deployment.scope, name, variant, model, pool.identity, writers, shadow)
         return self._launcher.instances(plan)
 
     def _check(
@@ -383,6 +384,8 @@ def _identity(deployment: Deployment, variant: ProductionVariant, model: Model) 
     owner = [deployment.scope.account, deployment.scope.region, endpoint.endpoint_name.lower()]
     described = {
         "endpoint": [*owner, endpoint.creation_time.isoformat()],
+        # A pool never changes role: a shadow's runs at a lower priority than production's.
+        "shadow": variant in (deployment.config.shadow_production_variants or []),
         "variant": variant.variant_name,
         "count": variant.instance_count(),
         "instance_type": variant.instance_type,
