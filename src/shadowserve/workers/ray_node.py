@@ -96,6 +96,7 @@ class NodeInstance:
         self._preparing = False
         self._error: str | None = None
         self._stopped = threading.Event()
+        self._prepare_lock = threading.Lock()
         context = ray.get_runtime_context()
         self._node_id = context.get_node_id()
         self._node_ip = ray.util.get_node_ip_address()
@@ -104,9 +105,10 @@ class NodeInstance:
 
     def prepare(self, archives: Archives) -> None:
         """Unpack, install, start; in the background so status() answers meanwhile."""
-        if self._preparing or self._worker is not None:
-            return
-        self._preparing = True
+        with self._prepare_lock:  # calls run on several threads (max_concurrency)
+            if self._preparing or self._worker is not None:
+                return
+            self._preparing = True
         threading.Thread(target=self._prepare, args=(archives,), daemon=True).start()
 
     def status(self, cursor: int) -> dict[str, Any]:
