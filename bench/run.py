@@ -216,8 +216,14 @@ def machine() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def run(plan: Plan, out: Path) -> dict[str, Any]:
-    os.sched_setaffinity(0, {0}) if pinned(0) else None
+def run(plan: Plan, out: Path, shared: bool = False) -> dict[str, Any]:
+    """The whole method, the gateway and the generator pinned apart; ``shared``: only the
+    shadow isolation cells, with every process free to share the cores (one self-hosted
+    box, #16's configuration)."""
+    if shared:
+        share_the_cores()
+    elif pinned(0):
+        os.sched_setaffinity(0, {0})
     results: dict[str, Any] = {"machine": machine(), "plan": plan.__dict__, "started": time.time()}
     work = Path(tempfile.mkdtemp(prefix="shadowserve-bench-"))
     production = Stub("fast")
@@ -229,48 +235,27 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
         capacity = _capacity(plan, url, production)
         results["capacity"] = capacity
         rate = _scaled(capacity["gateway_rps"]) * 0.5
-        results["latency"] = _latency(plan, gateway, url, production, capacity["gateway_rps"])
-        results["target"] = _target(plan, gateway, production, rate)
+        if not shared:
+            results["latency"] = _latency(plan, gateway, url, production, capacity["gateway_rps"])
+            results["target"] = _target(plan, gateway, production, rate)
         results["isolation"] = _isolation(plan, gateway, baseline, url, rate)
-        results["nginx"] = _nginx(plan, work, production, shadows, rate)
-        results["capture"] = _capture(plan, gateway, production, shadows, rate, work)
+        if not shared:
+            results["nginx"] = _nginx(plan, work, production, shadows, rate)
+            results["capture"] = _capture(plan, gateway, production, shadows, rate, work)
     finally:
         gateway.stop()
         for stub in [production, *shadows.values()]:
             stub.stop()
     results["finished"] = time.time()
     out.mkdir(parents=True, exist_ok=True)
+    if shared:
+        (out / "shared_machine.json").write_text(json.dumps(results, indent=2))
+        console.print(f"\nResults: {out / 'shared_machine.json'}")
+        return results
     (out / "latest.json").write_text(json.dumps(results, indent=2))
     isolation_chart(results, out / "isolation.png")
     _print(results)
     console.print(f"\nResults: {out / 'latest.json'} and {out / 'isolation.png'}")
-    return results
-
-
-def run_shared(plan: Plan, out: Path) -> dict[str, Any]:
-    """Shadow isolation with every process free to share the cores (#16's configuration:
-    a single self-hosted box), beside the pinned run of `run`."""
-    share_the_cores()
-    results: dict[str, Any] = {"machine": machine(), "plan": plan.__dict__, "started": time.time()}
-    work = Path(tempfile.mkdtemp(prefix="shadowserve-bench-shared-"))
-    production = Stub("fast")
-    shadows = {mode: Stub(mode) for mode in plan.modes}
-    gateway = Gateway(work / "gateway", shadows, production, plan)
-    try:
-        url = gateway.endpoint("bench")
-        baseline = gateway.endpoint("bench-base")
-        capacity = _capacity(plan, url, production)
-        results["capacity"] = capacity
-        rate = _scaled(capacity["gateway_rps"]) * 0.5
-        results["isolation"] = _isolation(plan, gateway, baseline, url, rate)
-    finally:
-        gateway.stop()
-        for stub in [production, *shadows.values()]:
-            stub.stop()
-    results["finished"] = time.time()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "shared_machine.json").write_text(json.dumps(results, indent=2))
-    console.print(f"\nResults: {out / 'shared_machine.json'}")
     return results
 
 
@@ -442,7 +427,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     if args.shared:
-        run_shared(SHARED, args.out)
+        run(SHARED, args.out, shared=True)
     else:
         run(SMOKE if args.smoke else FULL, args.out)
 
