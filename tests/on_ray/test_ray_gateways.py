@@ -36,18 +36,18 @@ def test_only_the_leader_places_actors_and_the_next_leader_adopts_them(
     leader, follower = _leader_and_follower(gateways)
     models = Models(follower, s3_url)  # created through the follower: placed by the leader
     endpoint = models.endpoint(models.model(), count=2)
-    wait_until(lambda: all(_answers(server, endpoint) for server in gateways), timeout=30)
+    wait_until(lambda: all(_answers(server, endpoint) for server in gateways), timeout=60)
     named = actors(NAMESPACE)
     assert len(named) == 2  # not one set per gateway
     pids = sorted(worker_pids(leader.data_dir / "node", endpoint))
     assert len(pids) == 2
     leader.kill()  # SIGKILL: no goodbye; its actors live on in the cluster
-    wait_until(lambda: httpx.get(f"{follower.url}/healthz").json()["leads"], timeout=30)
-    wait_until(lambda: _answers(follower, endpoint), timeout=30)
+    wait_until(lambda: httpx.get(f"{follower.url}/healthz").json()["leads"], timeout=60)
+    wait_until(lambda: _answers(follower, endpoint), timeout=60)
     assert actors(NAMESPACE) == named  # adopted, not placed again
     assert all(process_alive(pid) for pid in pids)
     models.sagemaker.delete_endpoint(EndpointName=endpoint)
-    wait_until(lambda: actors(NAMESPACE) == [], timeout=30)
+    wait_until(lambda: actors(NAMESPACE) == [], timeout=60)
 
 
 def test_actors_no_endpoint_claims_are_removed_after_the_grace_period(
@@ -65,5 +65,5 @@ def test_actors_no_endpoint_claims_are_removed_after_the_grace_period(
     args = [*ray_server_args(cluster, s3_url, tmp_path / "second", namespace),
             "--ray-unclaimed-grace", "1"]  # fmt: skip
     with ServerProcess(tmp_path / "second", extra_args=args):
-        wait_until(lambda: actors(namespace) == [], timeout=30)
-    wait_until(lambda: not worker_pids(tmp_path / "first"), timeout=30)
+        wait_until(lambda: actors(namespace) == [], timeout=60)
+    wait_until(lambda: not worker_pids(tmp_path / "first"), timeout=60)

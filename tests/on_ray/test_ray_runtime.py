@@ -102,7 +102,7 @@ def test_an_experiment_mirrors_to_a_shadow_placed_by_ray(models: Models, actors:
         events = read_events(models.events_path)
         return [e for e in events if e["inferenceId"] in ids and e["role"] == "shadow"]
 
-    legs = wait_until(lambda: len(shadow_legs()) == 3 and shadow_legs(), timeout=30)
+    legs = wait_until(lambda: len(shadow_legs()) == 3 and shadow_legs(), timeout=60)
     assert {(leg["variant"], leg["status"], leg["experiment"]) for leg in legs} == {
         ("shadow", 200, experiment)
     }
@@ -110,7 +110,7 @@ def test_an_experiment_mirrors_to_a_shadow_placed_by_ray(models: Models, actors:
     models.sagemaker.stop_inference_experiment(
         Name=experiment, ModelVariantActions={"AllTraffic": "Retain", "shadow": "Remove"}
     )
-    wait_until(lambda: not shadow_actor & set(actors()), timeout=30)  # removed with it
+    wait_until(lambda: not shadow_actor & set(actors()), timeout=60)  # removed with it
     assert models.invoke(endpoint, [1, 2])[0] == [2.0, 4.0]
 
 
@@ -134,7 +134,7 @@ def test_a_killed_worker_and_a_killed_actor_are_replaced_while_production_answer
     )  # fmt: skip
     assert second in pids and _parent(next(p for p in pids if p != second)) != actor
     wait_until(lambda: models.sagemaker.describe_endpoint(EndpointName=endpoint)[
-        "ProductionVariants"][0]["CurrentInstanceCount"] == 2, timeout=30)  # fmt: skip
+        "ProductionVariants"][0]["CurrentInstanceCount"] == 2, timeout=60)  # fmt: skip
 
 
 def test_delete_endpoint_leaves_no_actor_and_no_worker(models: Models, actors: Actors) -> None:
@@ -143,8 +143,8 @@ def test_delete_endpoint_leaves_no_actor_and_no_worker(models: Models, actors: A
     mine = set(actors()) - before
     assert len(mine) == 2
     models.sagemaker.delete_endpoint(EndpointName=endpoint)
-    wait_until(lambda: not mine & set(actors()), timeout=30)
-    wait_until(lambda: not _pids(models, endpoint), timeout=30)
+    wait_until(lambda: not mine & set(actors()), timeout=60)
+    wait_until(lambda: not _pids(models, endpoint), timeout=60)
 
 
 def test_two_endpoints_of_one_model_have_their_own_actors(models: Models, actors: Actors) -> None:
@@ -154,7 +154,7 @@ def test_two_endpoints_of_one_model_have_their_own_actors(models: Models, actors
     second = models.endpoint(model)
     assert len(set(actors()) - before) == 2
     models.sagemaker.delete_endpoint(EndpointName=first)
-    wait_until(lambda: len(set(actors()) - before) == 1, timeout=30)
+    wait_until(lambda: len(set(actors()) - before) == 1, timeout=60)
     assert models.invoke(second, [1, 2])[0] == [2.0, 4.0]
 
 
@@ -168,7 +168,7 @@ def test_an_instance_ray_cannot_place_fails_the_endpoint_with_the_reason(
         described: dict[str, Any] = models.sagemaker.describe_endpoint(EndpointName=endpoint)
         return described if described["EndpointStatus"] == "Failed" else None
 
-    reason = wait_until(failed, timeout=30)["FailureReason"]
+    reason = wait_until(failed, timeout=60)["FailureReason"]
     assert reason.startswith(
         "Variant AllTraffic: Ray cannot place an instance of ml.g5.xlarge "
         "(4 CPUs, 16 GiB memory, 1 GPU): its largest node has 32 CPUs"
@@ -221,7 +221,7 @@ def test_an_update_rolls_out_blue_green_on_ray(models: Models, actors: Actors) -
     wait_until(switched, timeout=60)
     assert set(map(str, answers)) <= {"[2.0, 4.0]", "[3.0, 6.0]"}  # old or new, never none
     models.wait_in_service(endpoint)
-    wait_until(lambda: not blue & set(actors()), timeout=30)  # blue's actor is gone
+    wait_until(lambda: not blue & set(actors()), timeout=60)  # blue's actor is gone
 
 
 def test_every_port_of_the_cluster_and_its_workers_is_on_loopback(models: Models) -> None:
@@ -270,11 +270,11 @@ def test_a_restarted_gateway_adopts_its_running_actors(
     assert all(process_alive(pid) for pid in pids)
     with ServerProcess(tmp_path, extra_args=args) as server:
         models = Models(server, s3_url)
-        wait_until(lambda: _answers(models, endpoint), timeout=30)
+        wait_until(lambda: _answers(models, endpoint), timeout=60)
         assert actors(namespace) == named  # adopted, not started again
         assert _pids(models, endpoint) == pids
         models.sagemaker.delete_endpoint(EndpointName=endpoint)
-        wait_until(lambda: actors(namespace) == [], timeout=30)
+        wait_until(lambda: actors(namespace) == [], timeout=60)
 
 
 def test_a_ray_address_that_does_not_answer_stops_the_server_with_the_reason(

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import logging
 import socket
+import threading
 import time
 from typing import Any
 
@@ -211,7 +212,8 @@ class RayLauncher:
 def _kill(actor: Any) -> None:
     with contextlib.suppress(Exception):  # dead, or not answering: killed all the same
         ray.get(actor.stop.remote(), timeout=STOP_TIMEOUT)
-    ray.kill(actor, no_restart=True)
+    with contextlib.suppress(Exception):  # already gone (its placement group removed)
+        ray.kill(actor, no_restart=True)
 
 
 class RayInstance:
@@ -310,7 +312,9 @@ class RayInstance:
                 actor = ray.get_actor(self._actor_name)
         if actor is not None:
             log.info("removing the Ray actor %s (%s)", self._actor_name, self.name)
-            _kill(actor)
+            # In the background: a pool's instances go at once, not one stop after another.
+            threading.Thread(target=_kill, args=(actor,), name="ray-actor-stop",
+                             daemon=True).start()  # fmt: skip
 
     def detach(self) -> None:
         self.state = WorkerState.STOPPED  # left running for the next leader to adopt
