@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from shadowserve.workers.instance import WorkerState
+from shadowserve.workers.instance import placement
 from shadowserve.workers.runtime import WorkerRuntime
 
 
@@ -25,8 +25,7 @@ class InstanceCollector(Collector):
             labels=["endpoint", "variant", "instance", "node"],
         )
         for (_, endpoint), pool in self._runtime.instances():
-            for worker in pool.workers:
-                healthy = 1.0 if worker.state == WorkerState.HEALTHY else 0.0
-                labels = [endpoint, pool.variant_name, worker.name, worker.node]
-                gauge.add_metric(labels, healthy)
+            for placed in map(placement, pool.workers):
+                labels = [endpoint, pool.variant_name, placed.instance, placed.node]
+                gauge.add_metric(labels, 1.0 if placed.healthy else 0.0)
         yield gauge

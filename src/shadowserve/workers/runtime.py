@@ -274,7 +274,7 @@ class WorkerRuntime:
             for index in range(variant.instance_count())
         ]
         pool.log_streams = writers
-        shadow = variant in (deployment.config.shadow_production_variants or [])
+        shadow = _is_shadow(deployment.config, variant)
         plan = InstancePlan(deployment.scope, name, variant, model, pool.identity, writers, shadow)
         return self._launcher.instances(plan)
 
@@ -351,6 +351,10 @@ def _variants(config: EndpointConfig) -> list[ProductionVariant]:
     return config.production_variants + (config.shadow_production_variants or [])
 
 
+def _is_shadow(config: EndpointConfig, variant: ProductionVariant) -> bool:
+    return variant in (config.shadow_production_variants or [])
+
+
 def _pools_of(state: EndpointWorkers) -> list[VariantPool]:
     rollout_pools = state.rollout.new if state.rollout else []
     return list(state.active.values()) + rollout_pools
@@ -385,7 +389,7 @@ def _identity(deployment: Deployment, variant: ProductionVariant, model: Model) 
     described = {
         "endpoint": [*owner, endpoint.creation_time.isoformat()],
         # A pool never changes role: a shadow's runs at a lower priority than production's.
-        "shadow": variant in (deployment.config.shadow_production_variants or []),
+        "shadow": _is_shadow(deployment.config, variant),
         "variant": variant.variant_name,
         "count": variant.instance_count(),
         "instance_type": variant.instance_type,
