@@ -13,6 +13,7 @@ from functools import partial
 from prometheus_client import CollectorRegistry, Info
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from shadowserve.auth.access import Access, OpenAccess, SigV4Access
 from shadowserve.auth.credentials import load_keys
@@ -66,14 +67,15 @@ class Application:
     plane: ControlPlane
     runtime: WorkerRuntime
     events: EventBus
-    http: Starlette
+    http: ASGIApp
 
 
 def _consumers(
     settings: Settings, plane: ControlPlane, objects: ObjectStore, registry: CollectorRegistry
 ) -> tuple[EventLog | None, CaptureWriter, Aggregator]:
     """What consumes invocation events: the optional event log, capture, and metrics."""
-    event_log = EventLog(settings.event_log) if settings.event_log else None
+    batch = settings.event_batch_seconds
+    event_log = EventLog(settings.event_log, batch_seconds=batch) if settings.event_log else None
     capture = CaptureWriter(
         objects,
         CaptureCounters(registry),
@@ -81,12 +83,14 @@ def _consumers(
             flush_seconds=settings.capture_flush_seconds,
             max_buffered_records=settings.capture_max_buffered_records,
         ),
+        batch_seconds=batch,
     )
     aggregator = Aggregator(
         plane.store,
         VariantMetrics(registry),
         AggregatorSettings(pair_wait_seconds=settings.shadow_timeout + 30),
         ExperimentSettings(plane, compare_defaults(settings)),
+        batch_seconds=batch,
     )
     return event_log, capture, aggregator
 

@@ -35,6 +35,9 @@ class Settings:
     # Added to shadow workers' nice value (local runtime): on a shared machine they get the
     # CPU only when production and the gateway leave it; 0: the same priority as production.
     shadow_niceness: int = 10
+    # How often the event consumers (metrics, capture, event log) take events off the
+    # request path, in one batch; 0: each event at once (more CPU per request).
+    event_batch_seconds: float = 0.05
     # A capture file is written at the latest this long after its first record.
     capture_flush_seconds: float = 10.0
     # Records held in memory while the capture sink is slow or down; more are dropped.

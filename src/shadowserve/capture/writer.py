@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shadowserve.capture.records import object_location, record_for
-from shadowserve.events.consumer import QueuedConsumer
+from shadowserve.events.consumer import BATCH_SECONDS, QueuedConsumer
 from shadowserve.events.invocations import InvocationEvent
 from shadowserve.metrics.capture import CaptureCounters
 from shadowserve.objectstore import ObjectStore, ObjectStoreError, S3Location
@@ -60,8 +60,9 @@ class CaptureWriter(QueuedConsumer):
         store: ObjectStore,
         counters: CaptureCounters,
         limits: CaptureLimits | None = None,
+        batch_seconds: float = BATCH_SECONDS,
     ) -> None:
-        super().__init__("capture", idle_seconds=0.2)
+        super().__init__("capture", idle_seconds=0.2, batch_seconds=batch_seconds)
         self._store = store
         self._counters = counters
         self._limits = limits or CaptureLimits()

@@ -130,6 +130,15 @@ def cli() -> None:
     "only when production leaves it; 0: production's priority.",
 )
 @click.option(
+    "--event-batch-seconds",
+    default=DEFAULTS.event_batch_seconds,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    envvar="SHADOWSERVE_EVENT_BATCH_SECONDS",
+    help="How often metrics, capture and the event log take invocation events off the "
+    "request path, in one batch; 0: each event at once (more CPU per request).",
+)
+@click.option(
     "--event-log",
     default=None,
     type=click.Path(path_type=Path, dir_okay=False),

@@ -11,13 +11,14 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from shadowserve.events.consumer import QueuedConsumer
+from shadowserve.events.consumer import BATCH_SECONDS, QueuedConsumer
 from shadowserve.events.invocations import InvocationEvent
 
 
 class EventLog(QueuedConsumer):
-    def __init__(self, path: Path, capacity: int = 10_000) -> None:
-        super().__init__("event-log", capacity=capacity)
+    def __init__(self, path: Path, capacity: int = 10_000,
+                 batch_seconds: float = BATCH_SECONDS) -> None:  # fmt: skip
+        super().__init__("event-log", capacity=capacity, batch_seconds=batch_seconds)
         self._path = path
         self._out: TextIO | None = None
 
@@ -31,7 +32,7 @@ class EventLog(QueuedConsumer):
         self._out.write(json.dumps(summary(event)) + "\n")
 
     def tick(self) -> None:
-        if self._out is not None and self._inbox.empty():  # flush once a burst is written
+        if self._out is not None:  # once per batch: a burst is written in one go
             self._out.flush()
 
     def finish(self) -> None:

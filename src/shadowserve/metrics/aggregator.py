@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from shadowserve.comparison.settings import CompareSettings
 from shadowserve.domain.arns import Scope
-from shadowserve.events.consumer import QueuedConsumer
+from shadowserve.events.consumer import BATCH_SECONDS, QueuedConsumer
 from shadowserve.events.invocations import ErrorKind, InvocationEvent, Role
 from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
 from shadowserve.metrics.variant import VariantMetrics
@@ -43,8 +43,9 @@ class Aggregator(QueuedConsumer):
         live: VariantMetrics,
         settings: AggregatorSettings | None = None,
         compare: SettingsFor | None = None,
+        batch_seconds: float = BATCH_SECONDS,
     ) -> None:
-        super().__init__("aggregator")
+        super().__init__("aggregator", batch_seconds=batch_seconds)
         self._store = store
         self._compare = compare or (lambda _scope, _experiment: CompareSettings())
         self._live = live
