@@ -97,6 +97,21 @@ def test_unknown_operations(server: ServerProcess, sagemaker: Any) -> None:
     assert excinfo.value.response["Error"]["Code"] == "UnknownOperationException"
 
 
+def test_paths_near_the_invocations_door_are_not_invocations(server: ServerProcess) -> None:
+    """POSTs to /endpoints/<name>/invocations skip the router; their neighbours do not."""
+    for path in ("/endpoints//invocations", "/endpoints/x/invocations/more",
+                 "/endpoints/x/invoke", "/endpoints/x"):  # fmt: skip
+        response = httpx.post(server.url + path, content=b"{}")
+        assert response.status_code == 404, path
+        assert response.json()["__type"] == "UnknownOperationException"
+    wrong_method = httpx.get(server.url + "/endpoints/x/invocations")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["__type"] == "UnknownOperationException"
+    missing = httpx.post(server.url + "/endpoints/no-such-endpoint/invocations", content=b"{}")
+    assert missing.status_code == 400
+    assert missing.headers["x-amzn-errortype"] == "ValidationError"
+
+
 def test_model_monitor_lists_are_empty(sagemaker: Any) -> None:
     # SDKs look for monitoring schedules around endpoints; there are none, and saying so
     # is better than an UnknownOperationException.
