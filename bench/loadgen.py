@@ -13,6 +13,8 @@ from typing import Any
 import aiohttp
 from hdrh.histogram import HdrHistogram
 
+from bench.processes import generator_favoured
+
 # A run whose sends fell behind their schedule by more than this at p99 is marked invalid:
 # the generator, not the server, was the bottleneck.
 LAG_LIMIT_MS = 2.0
@@ -31,6 +33,7 @@ class LoadResult:
     errors: int
     latency: HdrHistogram  # microseconds
     lag: HdrHistogram  # microseconds
+    values: list[int]  # every measured latency (µs), for resampling (bench/paired.py)
 
     @property
     def achieved_rps(self) -> float:
@@ -45,7 +48,8 @@ class LoadResult:
                 histogram.add(part)
         return LoadResult(self.offered_rps, self.done + other.done,
                           self.elapsed + other.elapsed, self.sent + other.sent,
-                          self.errors + other.errors, latency, lag)  # fmt: skip
+                          self.errors + other.errors, latency, lag,
+                          self.values + other.values)  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         def ms(histogram: HdrHistogram, q: float) -> float:
@@ -69,6 +73,7 @@ class LoadResult:
 async def _run(url: str, body: bytes, rate: float, seconds: float, warmup: float,
                headers: dict[str, str]) -> LoadResult:  # fmt: skip
     latency, lag = _histogram(), _histogram()
+    values: list[int] = []
     connector = aiohttp.TCPConnector(limit=2000, force_close=False)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     counts = {"sent": 0, "errors": 0, "done": 0}
@@ -85,7 +90,9 @@ async def _run(url: str, body: bytes, rate: float, seconds: float, warmup: float
             except (aiohttp.ClientError, TimeoutError):
                 ok = False
             if measured:
-                latency.record_value(max(1, int((time.perf_counter() - intended) * 1e6)))
+                value = max(1, int((time.perf_counter() - intended) * 1e6))
+                latency.record_value(value)
+                values.append(value)
                 counts["done"] += 1
                 counts["errors"] += not ok
 
@@ -109,7 +116,7 @@ async def _run(url: str, body: bytes, rate: float, seconds: float, warmup: float
         await asyncio.gather(*in_flight)
     elapsed = window_end - (start + measured_from * interval)
     return LoadResult(rate, counts["done"], elapsed, counts["sent"], counts["errors"],
-                      latency, lag)  # fmt: skip
+                      latency, lag, values)  # fmt: skip
 
 
 def _histogram() -> HdrHistogram:
@@ -124,8 +131,9 @@ def open_loop(url: str, body: bytes, rate: float, seconds: float, warmup: float 
     gc.collect()
     gc.disable()
     try:
-        return asyncio.run(_run(url, body, rate, seconds, warmup,
-                                headers or {"Content-Type": "application/json"}))  # fmt: skip
+        with generator_favoured():
+            return asyncio.run(_run(url, body, rate, seconds, warmup,
+                                    headers or {"Content-Type": "application/json"}))  # fmt: skip
     finally:
         gc.enable()
 
@@ -141,9 +149,40 @@ def interleaved(
 ) -> tuple[LoadResult, LoadResult]:
     """An A/B comparison that host noise cannot bias: short runs of each, alternated
     (A B B A A B …, so neither always goes first), merged per side."""
-    results: dict[str, LoadResult] = {}
-    for index in range(repeats * 2):
+    return alternated(first, second, body, rate, segment, repeats, warmup).merged()
+
+
+@dataclass
+class Alternation:
+    """The runs of an alternated A/B comparison, pair by pair (``first[i]`` ran next to
+    ``second[i]``)."""
+
+    first: list[LoadResult]
+    second: list[LoadResult]
+
+    def merged(self) -> tuple[LoadResult, LoadResult]:
+        return _merged(self.first), _merged(self.second)
+
+
+def alternated(
+    first: str,
+    second: str,
+    body: bytes,
+    rate: float,
+    segment: float,
+    pairs: int,
+    warmup: float,
+) -> Alternation:
+    """``pairs`` runs of each URL, alternated A B B A A B …, kept apart."""
+    runs: dict[str, list[LoadResult]] = {first: [], second: []}
+    for index in range(pairs * 2):
         url = (first, second)[(index + index // 2) % 2]
-        result = open_loop(url, body, rate, segment, warmup)
-        results[url] = results[url].merge(result) if url in results else result
-    return results[first], results[second]
+        runs[url].append(open_loop(url, body, rate, segment, warmup))
+    return Alternation(runs[first], runs[second])
+
+
+def _merged(results: list[LoadResult]) -> LoadResult:
+    merged = results[0]
+    for result in results[1:]:
+        merged = merged.merge(result)
+    return merged

@@ -3,17 +3,20 @@ them (CPU time, resident memory). Every process is stopped by its pid."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from shadowserve.cli.server_process import free_port, wait_for_port
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+GENERATOR_NICENESS = -10
 
 
 _PINNING = {"enabled": True}
@@ -23,6 +26,23 @@ def share_the_cores() -> None:
     """From now on this run pins nothing: every process it starts (gateway, stubs, load
     generator) is free to share the cores, as on one self-hosted box."""
     _PINNING["enabled"] = False
+
+
+@contextlib.contextmanager
+def generator_favoured() -> Iterator[None]:
+    """While a load runs on shared cores, the generator (this thread) is favoured by the
+    scheduler: it stands for clients on other machines, and a starved generator measures
+    itself (its sends lag their schedule and the run is marked invalid). Processes started
+    earlier keep their own priority."""
+    if _PINNING["enabled"]:
+        yield
+        return
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    os.setpriority(os.PRIO_PROCESS, 0, GENERATOR_NICENESS)
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, before)
 
 
 def pinned(cpu: int) -> list[str]:

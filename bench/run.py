@@ -26,7 +26,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.chart import isolation_chart
-from bench.loadgen import interleaved, open_loop
+from bench.loadgen import alternated, open_loop
+from bench.paired import p99_ratio
 from bench.processes import (
     Nginx,
     Stub,
@@ -67,9 +68,9 @@ class Plan:
 
 FULL = Plan(5, 4.0, 0.5, (0.25, 0.5, 0.75), (0, 10, 100), MODES, 20.0, 2.0, 2, 1.0)
 SMOKE = Plan(1, 1.0, 0.2, (0.5,), (100,), ("slow",), 5.0, 0.5, 1, 0.2)
-# --shared: nothing pinned; isolation at 100 % sampling only, with more alternations, as the
-# shared machine is noisier.
-SHARED = Plan(5, 4.0, 0.5, (0.5,), (100,), ("slow", "error", "hang"), 20.0, 2.0, 4, 1.0)
+# --shared: nothing pinned; isolation at 100 % sampling only, in many short alternations, as
+# the shared machine is noisier (bench/paired.py gives each ratio an interval).
+SHARED = Plan(5, 4.0, 0.1, (0.5,), (100,), ("slow", "error", "hang"), 20.0, 0.5, 16, 1.0)
 
 
 class Gateway:
@@ -77,10 +78,12 @@ class Gateway:
     stub-backed models."""
 
     def __init__(self, root: Path, stubs: dict[str, Stub], production: Stub, plan: Plan,
-                 extra: list[str] | None = None) -> None:  # fmt: skip
+                 extra: list[str] | None = None,
+                 wrapper: list[str] | None = None) -> None:  # fmt: skip
         args = ["--reconcile-interval", str(plan.reconcile_interval),
                 "--capture-flush-seconds", "2", *(extra or [])]  # fmt: skip
-        self.server = ServerProcess(root, wrapper=pinned(1), extra_args=args).start()
+        wrapper = [*pinned(1), *(wrapper or [])]
+        self.server = ServerProcess(root, wrapper=wrapper, extra_args=args).start()
         assert self.server.process is not None
         self.pid = self.server.process.pid
         self.sm: Any = boto3.client(
@@ -180,8 +183,10 @@ class Gateway:
         if self.server.url in baseline:
             gateway_requests *= 2
         with self._observed(gateway_requests) as extra:
-            first, second = interleaved(baseline, url, body, rate, plan.segment, plan.repeats,
-                                        plan.warmup)  # fmt: skip
+            alternation = alternated(baseline, url, body, rate, plan.segment, plan.repeats,
+                                     plan.warmup)  # fmt: skip
+        first, second = alternation.merged()
+        extra["p99_ratio"] = p99_ratio(alternation).as_json()
         return first.summary(), second.summary() | extra
 
     @contextlib.contextmanager
@@ -232,7 +237,7 @@ def run(plan: Plan, out: Path, shared: bool = False) -> dict[str, Any]:
     try:
         url = gateway.endpoint("bench")
         baseline = gateway.endpoint("bench-base")
-        capacity = _capacity(plan, url, production)
+        capacity = _capacity(plan, gateway, url, production)
         results["capacity"] = capacity
         rate = _scaled(capacity["gateway_rps"]) * 0.5
         if not shared:
@@ -259,12 +264,19 @@ def run(plan: Plan, out: Path, shared: bool = False) -> dict[str, Any]:
     return results
 
 
-def _capacity(plan: Plan, url: str, production: Stub) -> dict[str, Any]:
+def _capacity(plan: Plan, gateway: Gateway, url: str, production: Stub) -> dict[str, Any]:
+    """Closed-loop capacity, direct and through the gateway, and the gateway's requests per
+    second per core it used (its CPU seconds over the run's seconds)."""
     console.print("[bold]Capacity[/] (wrk, closed loop, 32 connections)")
     direct = wrk_capacity(f"{production.url}/invocations", plan.capacity_seconds)
-    gateway = wrk_capacity(url, plan.capacity_seconds)
-    console.print(f"  direct {direct:.0f} rps, through shadowserve {gateway:.0f} rps")
-    return {"direct_rps": direct, "gateway_rps": gateway}
+    before, started = cpu_seconds(gateway.pid), time.monotonic()
+    through = wrk_capacity(url, plan.capacity_seconds)
+    cores = (cpu_seconds(gateway.pid) - before) / (time.monotonic() - started)
+    per_core = through / max(cores, 1e-3)
+    console.print(f"  direct {direct:.0f} rps, through shadowserve {through:.0f} rps, using "
+                  f"{cores:.2f} cores: {per_core:.0f} rps per gateway core")  # fmt: skip
+    return {"direct_rps": direct, "gateway_rps": through, "gateway_cores": round(cores, 2),
+            "rps_per_gateway_core": round(per_core)}  # fmt: skip
 
 
 def _latency(plan: Plan, gateway: Gateway, url: str, production: Stub,
@@ -331,9 +343,11 @@ def _isolation(plan: Plan, gateway: Gateway, baseline: str, url: str,
                    "baseline": base, "p99_vs_baseline": ratio}  # fmt: skip
             rows.append(row)
             copies = row["shadow"]
+            interval = row["p99_ratio"]
             console.print(
                 f"  {mode:5} {sampling:3}%: p99 {row['p99_ms']} ms (no shadow "
-                f"{base['p99_ms']} ms, x{row['p99_vs_baseline']}), {row['achieved_rps']} rps, "
+                f"{base['p99_ms']} ms, x{row['p99_vs_baseline']}, 90 % interval "
+                f"{interval['low']:.2f} to {interval['high']:.2f}), {row['achieved_rps']} rps, "
                 f"errors {row['errors']}; shadow copies sent {copies.get('sent', 0):.0f}, "
                 f"dropped {copies.get('dropped', 0):.0f}, timed out {copies.get('timeout', 0):.0f}"
             )

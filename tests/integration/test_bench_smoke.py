@@ -19,6 +19,7 @@ def test_bench_harness_smoke(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "latest.json").read_text())
     assert results["capacity"]["gateway_rps"] > 0
     assert results["capacity"]["direct_rps"] > 0
+    assert results["capacity"]["rps_per_gateway_core"] > 0
     assert results["latency"][0]["gateway"]["sent"] > 0
     assert {row["system"] for row in results["isolation"] + results["nginx"]} == {
         "shadowserve", "nginx"}  # fmt: skip
@@ -27,6 +28,23 @@ def test_bench_harness_smoke(tmp_path: Path) -> None:
     assert (tmp_path / "isolation.png").stat().st_size > 1000
     assert results["target"]["gateway"]["sent"] > 0
     assert all("baseline" in row for row in results["isolation"])
+    interval = results["isolation"][0]["p99_ratio"]
+    assert interval["low"] <= interval["ratio"] <= interval["high"]
+
+
+def test_side_by_side_gateways_smoke(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.ab_gateways", "--rounds", "1", "--pairs", "1",
+         "--rate", "50", "--cells", "fast, capture on", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = json.loads((tmp_path / "ab_event-batching.json").read_text())
+    assert set(found["modes"]) == {"fast, capture on"}
+    for variants in found["modes"].values():
+        assert len(variants) == 2
+        assert all(cell["cpu_us_per_request"] > 0 for cell in variants.values())
 
 
 def test_soak_smoke(tmp_path: Path) -> None:
