@@ -36,10 +36,6 @@ LEVERS: dict[str, dict[str, list[str]]] = {
         "each event at once": ["--event-batch-seconds", "0"],
         "batched every 50 ms": ["--event-batch-seconds", "0.05"],
     },
-    "shadow-dispatch": {
-        "on the event loop": ["--shadow-dispatch", "loop"],
-        "in a process of its own": ["--shadow-dispatch", "process"],
-    },
 }
 # (the cell's name, the shadow stub's mode, whether the shadowed endpoint captures)
 MODES = (("fast", "fast", False), ("fast, capture on", "fast", True), ("error", "error", False),

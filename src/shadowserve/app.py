@@ -26,8 +26,7 @@ from shadowserve.config import Settings
 from shadowserve.dataplane.invoke import Invoker
 from shadowserve.dataplane.noise_probes import NoiseProbes
 from shadowserve.dataplane.routing import RoutingTable
-from shadowserve.dataplane.shadow import ShadowDispatcher, Shadows
-from shadowserve.dataplane.shadow_process import ProcessShadowDispatcher
+from shadowserve.dataplane.shadow import ShadowDispatcher
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.clock import Clock, SystemClock
 from shadowserve.domain.resources import EndpointStatus
@@ -142,17 +141,15 @@ def _launcher(settings: Settings, artifacts: ArtifactCache) -> Launcher:
 
 
 def _shadow_dispatcher(settings: Settings, events: EventBus,
-                       registry: CollectorRegistry) -> Shadows:  # fmt: skip
-    counters = ShadowCounters(registry)
-    probes = NoiseProbes(settings.noise_probe_percentage)
-    if settings.shadow_dispatch == "loop":
-        return ShadowDispatcher(events, counters, concurrency=settings.shadow_concurrency,
-                                queue_size=settings.shadow_queue_size,
-                                timeout=settings.shadow_timeout, probes=probes)  # fmt: skip
-    return ProcessShadowDispatcher(events, counters, concurrency=settings.shadow_concurrency,
-                                   queue_size=settings.shadow_queue_size,
-                                   timeout=settings.shadow_timeout, probes=probes,
-                                   niceness=settings.shadow_niceness)  # fmt: skip
+                       registry: CollectorRegistry) -> ShadowDispatcher:  # fmt: skip
+    return ShadowDispatcher(
+        events,
+        ShadowCounters(registry),
+        concurrency=settings.shadow_concurrency,
+        queue_size=settings.shadow_queue_size,
+        timeout=settings.shadow_timeout,
+        probes=NoiseProbes(settings.noise_probe_percentage),
+    )
 
 
 def _registry(settings: Settings) -> CollectorRegistry:

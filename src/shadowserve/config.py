@@ -32,10 +32,6 @@ class Settings:
     shadow_timeout: float = 60.0
     shadow_concurrency: int = 32
     shadow_queue_size: int = 1000
-    # Who makes shadow calls: "process" (a process of their own, at shadow_niceness, so
-    # their CPU is not spent on the event loop production waits on) or "loop" (this
-    # server's event loop, as before).
-    shadow_dispatch: str = "process"
     # Added to shadow workers' nice value (local runtime): on a shared machine they get the
     # CPU only when production and the gateway leave it; 0: the same priority as production.
     shadow_niceness: int = 10

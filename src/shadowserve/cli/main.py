@@ -121,15 +121,6 @@ def cli() -> None:
     help="Shadow copies waiting for a free slot before new ones are dropped.",
 )
 @click.option(
-    "--shadow-dispatch",
-    default=DEFAULTS.shadow_dispatch,
-    show_default=True,
-    type=click.Choice(["process", "loop"]),
-    envvar="SHADOWSERVE_SHADOW_DISPATCH",
-    help="Who makes shadow calls: a process of their own at the shadow workers' priority, "
-    "or this server's event loop.",
-)
-@click.option(
     "--shadow-niceness",
     default=DEFAULTS.shadow_niceness,
     show_default=True,

@@ -19,7 +19,7 @@ from shadowserve.dataplane.model_client import (
 from shadowserve.dataplane.model_stream import StreamHead, StreamItem, stream_model
 from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, VariantRoute
 from shadowserve.dataplane.sampling import is_sampled
-from shadowserve.dataplane.shadow import ShadowJob, Shadows
+from shadowserve.dataplane.shadow import ShadowDispatcher, ShadowJob
 from shadowserve.domain.arns import Scope, endpoint_log_group, log_group_arn
 from shadowserve.domain.redaction import redact
 from shadowserve.domain.resources import EndpointStatus
@@ -62,7 +62,7 @@ class Invoker:
     def __init__(
         self,
         routing: RoutingTable,
-        shadows: Shadows,
+        shadows: ShadowDispatcher,
         bus: EventBus,
         lookup: EndpointLookup,
         model_timeout: float,

@@ -42,19 +42,6 @@ class ShadowCounts(Protocol):
     def finished(self, endpoint: str, variant: str, answer: ModelAnswer) -> None: ...
 
 
-class Shadows(Protocol):
-    """Where the request path hands shadow copies: on its own event loop (ShadowDispatcher)
-    or to a process of their own (shadow_process.ProcessShadowDispatcher)."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def submit(self, job: ShadowJob) -> None:
-        """Never waits; a copy that cannot be taken is dropped, counted, with an event."""
-        ...
-
-
 @dataclass(frozen=True)
 class ShadowJob:
     leg: Leg
@@ -104,7 +91,7 @@ class ShadowDispatcher:
         except asyncio.QueueFull:
             self._counters.dropped(endpoint, variant)
             answer = ModelAnswer(0, b"", None, None, 0, ErrorKind.DROPPED)
-            self._bus.publish(shadow_event(job, answer, time.perf_counter_ns()))
+            self._bus.publish(_event(job, answer, time.perf_counter_ns()))
 
     async def _work(self) -> None:
         client = self._client
@@ -116,7 +103,7 @@ class ShadowDispatcher:
                 answer = await call_model(client, pool, job.call, self._timeout)
                 finished_ns = time.perf_counter_ns()
                 self._counters.finished(job.leg.endpoint_name, job.leg.variant_name, answer)
-                event = shadow_event(job, answer, finished_ns)
+                event = _event(job, answer, finished_ns)
                 if event.succeeded and self._probes.chosen(job.leg.experiment_name):
                     event = replace(event, repeat=await self._repeat(client, job))
                 self._bus.publish(event)
@@ -133,5 +120,5 @@ class ShadowDispatcher:
         return RepeatAnswer(answer.body, answer.content_type, succeeded)
 
 
-def shadow_event(job: ShadowJob, answer: ModelAnswer, finished_ns: int) -> InvocationEvent:
+def _event(job: ShadowJob, answer: ModelAnswer, finished_ns: int) -> InvocationEvent:
     return leg_event(job.leg, job.call, answer, (finished_ns - job.submitted_ns) // 1000)

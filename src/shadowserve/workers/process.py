@@ -3,6 +3,7 @@ else runs (an Instance, workers/instance.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -15,7 +16,6 @@ import httpx
 
 from shadowserve.logs.pump import pump
 from shadowserve.logs.store import LineWriter
-from shadowserve.priority import lower_priority
 from shadowserve.workers.instance import WorkerState, after_ping, pings
 
 LOAD_FAILED_EXIT = 3
@@ -86,7 +86,7 @@ class Worker:
             start_new_session=True,  # Ctrl-C in the server's terminal is for the server
         )
         if spec.niceness:
-            lower_priority(self.process.pid, spec.niceness)
+            _lower_priority(self.process.pid, spec.niceness)
         assert self.process.stdout is not None
         self._pump = pump(self.process.stdout, spec.log, self.name)
         self.url = None
@@ -168,3 +168,9 @@ class Worker:
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
+
+
+def _lower_priority(pid: int, niceness: int) -> None:
+    """Raise a child's nice value by ``niceness`` (it runs its first instants at ours)."""
+    with contextlib.suppress(OSError):  # gone already, or not permitted: our priority it is
+        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, pid) + niceness)
