@@ -23,6 +23,7 @@ from shadowserve.cluster.coordination import Coordination
 from shadowserve.cluster.membership import Membership
 from shadowserve.comparison.settings import CompareSettings
 from shadowserve.config import Settings
+from shadowserve.dataplane.admission import LoopLagAdmission
 from shadowserve.dataplane.invoke import Invoker
 from shadowserve.dataplane.noise_probes import NoiseProbes
 from shadowserve.dataplane.routing import RoutingTable
@@ -149,6 +150,7 @@ def _shadow_dispatcher(settings: Settings, events: EventBus,
         queue_size=settings.shadow_queue_size,
         timeout=settings.shadow_timeout,
         probes=NoiseProbes(settings.noise_probe_percentage),
+        admission=LoopLagAdmission(settings.shadow_shed_lag_ms),
     )
 
 

@@ -32,6 +32,9 @@ class Settings:
     shadow_timeout: float = 60.0
     shadow_concurrency: int = 32
     shadow_queue_size: int = 1000
+    # Shadow copies are shed while the event loop runs this many ms late (most of its
+    # recent timers): production's requests are then queueing. 0: never shed.
+    shadow_shed_lag_ms: float = 10.0
     # Added to shadow workers' nice value (local runtime): on a shared machine they get the
     # CPU only when production and the gateway leave it; 0: the same priority as production.
     shadow_niceness: int = 10

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from shadowserve.cli.server_process import ServerProcess
+from tests.conftest import FAST
 from tests.dataplane_fixtures import SHADOW_TIMEOUT, Models
 from tests.dataplane_support import metric, wait_until, worker_pids
 
@@ -383,3 +385,22 @@ def test_shadow_workers_yield_the_cpu_to_production(models: Models, data_dir: Pa
     restarted = wait_until(lambda: [p for p in worker_pids(data_dir, f"{endpoint}/shadow/")
                                     if p != shadow[0]], timeout=30)  # fmt: skip
     assert {_nice(pid) for pid in restarted} == {min(19, own + 10)}
+
+
+def test_a_saturated_loop_sheds_copies_and_counts_them(tmp_path: Path, s3_url: str) -> None:
+    # A limit of 0.1 µs: every timer of the loop is later than that, so the server holds
+    # itself saturated and sheds every copy.
+    args = [*FAST, "--s3-endpoint-url", s3_url, "--event-log", str(tmp_path / "events.jsonl"),
+            "--shadow-shed-lag-ms", "0.0001"]  # fmt: skip
+    with ServerProcess(tmp_path / "data", extra_args=args,
+                       log_path=tmp_path / "server.log") as server:  # fmt: skip
+        models = Models(server, s3_url)
+        models.events_path = tmp_path / "events.jsonl"
+        endpoint, _ = _setup(models)
+        for i in range(5):
+            _timed_invoke(models, endpoint, i)  # production answers as always
+        assert _shadow_count(models, endpoint, "shed") == 5
+        assert _shadow_count(models, endpoint, "sent") == 0
+        shadow_legs = wait_until(lambda: [e for e in models.events(endpoint)
+                                          if e["role"] == "shadow"] or None)  # fmt: skip
+        assert {e["errorKind"] for e in shadow_legs} == {"dropped"}

@@ -121,6 +121,15 @@ def cli() -> None:
     help="Shadow copies waiting for a free slot before new ones are dropped.",
 )
 @click.option(
+    "--shadow-shed-lag-ms",
+    default=DEFAULTS.shadow_shed_lag_ms,
+    show_default=True,
+    type=click.FloatRange(0),
+    envvar="SHADOWSERVE_SHADOW_SHED_LAG_MS",
+    help="Shed shadow copies (counted as shed) while the server's event loop runs this many "
+    "ms late, i.e. is saturated; 0: never shed.",
+)
+@click.option(
     "--shadow-niceness",
     default=DEFAULTS.shadow_niceness,
     show_default=True,

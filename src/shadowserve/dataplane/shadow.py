@@ -2,7 +2,8 @@
 
 Copies go onto a bounded queue that ``concurrency`` tasks drain through their own HTTP
 client (own connection pool, own timeout). The production path only ever calls
-``submit``, which never waits: when the queue is full the copy is dropped and counted.
+``submit``, which never waits: when the queue is full the copy is dropped and counted, and
+while the event loop is saturated (dataplane/admission.py) it is shed, counted apart.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Protocol
 
 import aiohttp
 
+from shadowserve.dataplane.admission import LoopLagAdmission
 from shadowserve.dataplane.legs import Leg, leg_event
 from shadowserve.dataplane.model_client import (
     ModelAnswer,
@@ -36,6 +38,8 @@ class ShadowCounts(Protocol):
     def sampled(self, endpoint: str, variant: str) -> None: ...
 
     def dropped(self, endpoint: str, variant: str) -> None: ...
+
+    def shed(self, endpoint: str, variant: str) -> None: ...
 
     def probed(self, endpoint: str, variant: str) -> None: ...
 
@@ -59,8 +63,10 @@ class ShadowDispatcher:
         queue_size: int = 1000,
         timeout: float = 60.0,
         probes: NoiseProbes | None = None,
+        admission: LoopLagAdmission | None = None,
     ) -> None:
         self._bus = bus
+        self._admission = admission or LoopLagAdmission(0)
         self._probes = probes or NoiseProbes(0)
         self._counters = counters
         self._concurrency = concurrency
@@ -70,6 +76,7 @@ class ShadowDispatcher:
         self._client: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        await self._admission.start()
         self._client = model_http_client(self._concurrency)
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._concurrency)]
 
@@ -81,17 +88,27 @@ class ShadowDispatcher:
                 await task
         if self._client is not None:
             await self._client.close()
+        await self._admission.stop()
 
     def submit(self, job: ShadowJob) -> None:
-        """Hand a copy over without waiting; a full queue drops it (counted, with an event)."""
+        """Hand a copy over without waiting; a saturated loop sheds it and a full queue drops
+        it (each counted, with an event)."""
         endpoint, variant = job.leg.endpoint_name, job.leg.variant_name
         self._counters.sampled(endpoint, variant)
+        if not self._admission.admits():
+            self._counters.shed(endpoint, variant)
+            self._publish_dropped(job)
+            return
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
             self._counters.dropped(endpoint, variant)
-            answer = ModelAnswer(0, b"", None, None, 0, ErrorKind.DROPPED)
-            self._bus.publish(_event(job, answer, time.perf_counter_ns()))
+            self._publish_dropped(job)
+
+    def _publish_dropped(self, job: ShadowJob) -> None:
+        """The copy's event: never sent (its pair is counted as unpaired)."""
+        answer = ModelAnswer(0, b"", None, None, 0, ErrorKind.DROPPED)
+        self._bus.publish(_event(job, answer, time.perf_counter_ns()))
 
     async def _work(self) -> None:
         client = self._client

@@ -13,7 +13,8 @@ class ShadowCounters:
         self._requests = Counter(
             "shadowserve_shadow_requests",
             "Copies of production requests for the shadow variant, by outcome: sampled "
-            "(chosen for copying), dropped (queue full), sent, succeeded, model_error, "
+            "(chosen for copying), dropped (queue full), shed (not sent: the gateway was "
+            "saturated), sent, succeeded, model_error, "
             "timeout, connection_error, no_instance, noise_probe (sent a second time to learn the "
             "shadow's noise).",
             ["endpoint", "variant", "outcome"],
@@ -25,6 +26,9 @@ class ShadowCounters:
 
     def dropped(self, endpoint: str, variant: str) -> None:
         self._requests.labels(endpoint, variant, "dropped").inc()
+
+    def shed(self, endpoint: str, variant: str) -> None:
+        self._requests.labels(endpoint, variant, "shed").inc()
 
     def probed(self, endpoint: str, variant: str) -> None:
         self._requests.labels(endpoint, variant, "noise_probe").inc()
