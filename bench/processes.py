@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,3 +178,11 @@ def wrk_capacity(url: str, seconds: int, connections: int = 32) -> float:
     if errors:
         raise RuntimeError(f"wrk saw {errors.group(1)} errors at capacity")
     return float(match.group(1))
+
+
+def wrk_capacity_and_cores(url: str, seconds: int, pid: int) -> tuple[float, float]:
+    """wrk's requests per second against a server, and the cores the process ``pid`` used
+    meanwhile (its CPU seconds over the run's seconds)."""
+    before, started = cpu_seconds(pid), time.monotonic()
+    rps = wrk_capacity(url, seconds)
+    return rps, (cpu_seconds(pid) - before) / (time.monotonic() - started)

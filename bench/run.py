@@ -36,6 +36,7 @@ from bench.processes import (
     rss_mib,
     share_the_cores,
     wrk_capacity,
+    wrk_capacity_and_cores,
 )
 from shadowserve.cli.server_process import ServerProcess, free_port
 
@@ -269,9 +270,7 @@ def _capacity(plan: Plan, gateway: Gateway, url: str, production: Stub) -> dict[
     second per core it used (its CPU seconds over the run's seconds)."""
     console.print("[bold]Capacity[/] (wrk, closed loop, 32 connections)")
     direct = wrk_capacity(f"{production.url}/invocations", plan.capacity_seconds)
-    before, started = cpu_seconds(gateway.pid), time.monotonic()
-    through = wrk_capacity(url, plan.capacity_seconds)
-    cores = (cpu_seconds(gateway.pid) - before) / (time.monotonic() - started)
+    through, cores = wrk_capacity_and_cores(url, plan.capacity_seconds, gateway.pid)
     per_core = through / max(cores, 1e-3)
     console.print(f"  direct {direct:.0f} rps, through shadowserve {through:.0f} rps, using "
                   f"{cores:.2f} cores: {per_core:.0f} rps per gateway core")  # fmt: skip

@@ -15,14 +15,13 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from bench.loadgen import open_loop
-from bench.processes import Stub, cpu_seconds, share_the_cores, wrk_capacity
+from bench.processes import Stub, share_the_cores, wrk_capacity_and_cores
 from bench.run import SHARED, SMALL, Gateway
 
 console = Console(highlight=False)
@@ -49,10 +48,8 @@ def run(seconds: int, repeats: int) -> dict[str, Any]:
             runs: dict[str, list[dict[str, Any]]] = {name: [] for name in gateways}
             for _ in range(repeats):
                 for name, gateway in gateways.items():
-                    before, cpu, started = gateway.shadow_counts(), cpu_seconds(gateway.pid), \
-                        time.monotonic()  # fmt: skip
-                    rps = wrk_capacity(urls[name], seconds)
-                    cores = (cpu_seconds(gateway.pid) - cpu) / (time.monotonic() - started)
+                    before = gateway.shadow_counts()
+                    rps, cores = wrk_capacity_and_cores(urls[name], seconds, gateway.pid)
                     copies = _delta(gateway.shadow_counts(), before)
                     runs[name].append({"rps": rps, "cores": round(cores, 2), "copies": copies})
             for name, gateway in gateways.items():
