@@ -20,6 +20,7 @@ from shadowserve.dataplane.model_stream import StreamHead, StreamItem, stream_mo
 from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, VariantRoute
 from shadowserve.dataplane.sampling import is_sampled
 from shadowserve.dataplane.shadow import ShadowDispatcher, ShadowJob
+from shadowserve.dataplane.worker_connections import WorkerConnections
 from shadowserve.domain.arns import Scope, endpoint_log_group, log_group_arn
 from shadowserve.domain.redaction import redact
 from shadowserve.domain.resources import EndpointStatus
@@ -72,20 +73,24 @@ class Invoker:
         self._bus = bus
         self._lookup = lookup
         self._timeout = model_timeout
-        self._client: aiohttp.ClientSession | None = None
+        self._connections: WorkerConnections | None = None
+        self._client: aiohttp.ClientSession | None = None  # for response streams
 
     async def start(self) -> None:
+        self._connections = WorkerConnections(limit=1000)
         self._client = model_http_client(max_connections=1000)
 
     async def stop(self) -> None:
+        if self._connections is not None:
+            await self._connections.close()
         if self._client is not None:
             await self._client.close()
 
     async def invoke(self, request: InvokeRequest) -> InvokeResponse:
         started = time.perf_counter_ns()
         route, variant, leg, call = await self._begin(request, started)
-        assert self._client is not None, "start() first"
-        answer = await call_model(self._client, variant.pool, call, self._timeout)
+        assert self._connections is not None, "start() first"
+        answer = await call_model(self._connections, variant.pool, call, self._timeout)
         self._publish(leg, request, answer, started)
         return _response(request, route, variant, answer)
 

@@ -1,7 +1,8 @@
 """One call to a worker's ``POST /invocations``, timed, with every failure classified.
 
-The client is aiohttp's: on the hot path it costs a fraction of httpx's CPU per call
-(measured with `make bench`, docs/benchmarks.md).
+The call goes over worker_connections (a fifth of aiohttp's CPU per call, which was a
+fraction of httpx's; docs/benchmarks.md); response streams still use aiohttp's client
+(``model_http_client``, model_stream.py).
 """
 
 from __future__ import annotations
@@ -12,11 +13,18 @@ from dataclasses import dataclass
 import aiohttp
 
 from shadowserve.dataplane.upstream import Upstream
+from shadowserve.dataplane.worker_connections import (
+    WorkerConnectionError,
+    WorkerConnections,
+    WorkerReply,
+    WorkerUnreached,
+)
 from shadowserve.events.invocations import ErrorKind
 
-# The worker refused or dropped the connection before answering: it died, or a kept-alive
-# connection went stale. Another worker may take the call.
-# (ClientOSError covers a reset on a kept-alive connection; ClientConnectorError, a refusal.)
+# aiohttp's ways of saying the worker refused or dropped the connection before answering (a
+# response stream's call): it died, or a kept-alive connection went stale. Another worker may
+# take the call. (ClientOSError covers a reset on a kept-alive connection; ClientConnectorError,
+# a refusal.)
 SHADOW_HEADER = "x-shadowserve-shadow"
 EXPERIMENT_HEADER = "x-shadowserve-experiment"
 UNREACHED = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError, ConnectionResetError)
@@ -43,7 +51,8 @@ class ModelAnswer:
 
 
 def model_http_client(max_connections: int) -> aiohttp.ClientSession:
-    """An HTTP client for workers (aiohttp sets TCP_NODELAY on its connections)."""
+    """An HTTP client for workers' response streams (aiohttp sets TCP_NODELAY on its
+    connections)."""
     connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=30)
     # The body is passed on as it is: no decompression, no cookies.
     return aiohttp.ClientSession(
@@ -68,11 +77,10 @@ def model_headers(call: ModelCall) -> dict[str, str]:
 
 
 async def call_model(
-    client: aiohttp.ClientSession, pool: Upstream, call: ModelCall, timeout: float
+    connections: WorkerConnections, pool: Upstream, call: ModelCall, timeout: float
 ) -> ModelAnswer:
     headers = model_headers(call)
     started = time.perf_counter_ns()
-    limit = aiohttp.ClientTimeout(total=timeout)
     # A worker that refuses or drops the connection is taken out of routing and the call
     # goes to another healthy worker of the variant. Inference is treated as idempotent;
     # a timeout is never retried.
@@ -85,31 +93,28 @@ async def call_model(
             return ModelAnswer(0, b"", None, None, 0, ErrorKind.NO_INSTANCE)
         tried |= {url}
         try:
-            async with client.post(
-                f"{url}/invocations", data=call.body, headers=headers, timeout=limit
-            ) as response:
-                body = await response.read()
-                return _answer(response, body, started)
-        except UNREACHED:
+            reply = await connections.post(url, "/invocations", headers, call.body, timeout)
+            return _answer(reply, started)
+        except WorkerUnreached:
             pool.mark_down(url)
             continue
         except TimeoutError:
             return _failed(started, ErrorKind.TIMEOUT)
-        except (aiohttp.ClientError, OSError):
+        except WorkerConnectionError:
             return _failed(started, ErrorKind.CONNECTION)
         finally:
             pool.release()
     return _failed(started, ErrorKind.CONNECTION)
 
 
-def _answer(response: aiohttp.ClientResponse, body: bytes, started: int) -> ModelAnswer:
+def _answer(reply: WorkerReply, started: int) -> ModelAnswer:
     latency = (time.perf_counter_ns() - started) // 1000
-    kind = None if 200 <= response.status < 300 else ErrorKind.MODEL_ERROR
+    kind = None if 200 <= reply.status < 300 else ErrorKind.MODEL_ERROR
     return ModelAnswer(
-        response.status,
-        body,
-        response.headers.get("content-type"),
-        response.headers.get("x-amzn-sagemaker-custom-attributes"),
+        reply.status,
+        reply.body,
+        reply.headers.get("content-type"),
+        reply.headers.get("x-amzn-sagemaker-custom-attributes"),
         latency,
         kind,
     )

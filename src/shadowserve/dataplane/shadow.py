@@ -1,7 +1,7 @@
 """Shadow mirroring that cannot hurt production.
 
-Copies go onto a bounded queue that ``concurrency`` tasks drain through their own HTTP
-client (own connection pool, own timeout). The production path only ever calls
+Copies go onto a bounded queue that ``concurrency`` tasks drain through their own worker
+connections (own pool, own timeout). The production path only ever calls
 ``submit``, which never waits: when the queue is full the copy is dropped and counted, and
 while the event loop is saturated (dataplane/admission.py) it is shed, counted apart.
 """
@@ -15,18 +15,16 @@ import time
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-import aiohttp
-
 from shadowserve.dataplane.admission import LoopLagAdmission
 from shadowserve.dataplane.legs import Leg, leg_event
 from shadowserve.dataplane.model_client import (
     ModelAnswer,
     ModelCall,
     call_model,
-    model_http_client,
 )
 from shadowserve.dataplane.noise_probes import NoiseProbes
 from shadowserve.dataplane.routing import ShadowRoute
+from shadowserve.dataplane.worker_connections import WorkerConnections
 from shadowserve.events.invocations import ErrorKind, EventBus, InvocationEvent, RepeatAnswer
 
 log = logging.getLogger(__name__)
@@ -73,11 +71,11 @@ class ShadowDispatcher:
         self._timeout = timeout
         self._queue: asyncio.Queue[ShadowJob] = asyncio.Queue(queue_size)
         self._tasks: list[asyncio.Task[None]] = []
-        self._client: aiohttp.ClientSession | None = None
+        self._connections: WorkerConnections | None = None
 
     async def start(self) -> None:
         await self._admission.start()
-        self._client = model_http_client(self._concurrency)
+        self._connections = WorkerConnections(limit=self._concurrency)
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._concurrency)]
 
     async def stop(self) -> None:
@@ -86,8 +84,8 @@ class ShadowDispatcher:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._client is not None:
-            await self._client.close()
+        if self._connections is not None:
+            await self._connections.close()
         await self._admission.stop()
 
     def submit(self, job: ShadowJob) -> None:
@@ -111,28 +109,28 @@ class ShadowDispatcher:
         self._bus.publish(_event(job, answer, time.perf_counter_ns()))
 
     async def _work(self) -> None:
-        client = self._client
-        assert client is not None, "start() first"
+        connections = self._connections
+        assert connections is not None, "start() first"
         while True:
             job = await self._queue.get()
             try:
                 pool = job.route.variant.pool
-                answer = await call_model(client, pool, job.call, self._timeout)
+                answer = await call_model(connections, pool, job.call, self._timeout)
                 finished_ns = time.perf_counter_ns()
                 self._counters.finished(job.leg.endpoint_name, job.leg.variant_name, answer)
                 event = _event(job, answer, finished_ns)
                 if event.succeeded and self._probes.chosen(job.leg.experiment_name):
-                    event = replace(event, repeat=await self._repeat(client, job))
+                    event = replace(event, repeat=await self._repeat(connections, job))
                 self._bus.publish(event)
             except Exception:
                 log.exception("shadow call failed unexpectedly")
             finally:
                 self._queue.task_done()
 
-    async def _repeat(self, client: aiohttp.ClientSession, job: ShadowJob) -> RepeatAnswer:
+    async def _repeat(self, connections: WorkerConnections, job: ShadowJob) -> RepeatAnswer:
         """The same request to the shadow once more: a noise probe."""
         self._counters.probed(job.leg.endpoint_name, job.leg.variant_name)
-        answer = await call_model(client, job.route.variant.pool, job.call, self._timeout)
+        answer = await call_model(connections, job.route.variant.pool, job.call, self._timeout)
         succeeded = answer.error_kind is None and 200 <= answer.status < 300
         return RepeatAnswer(answer.body, answer.content_type, succeeded)
 
