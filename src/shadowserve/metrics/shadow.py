@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from shadowserve.dataplane.model_client import ModelAnswer
 from shadowserve.events.invocations import ErrorKind
+from shadowserve.metrics.series import Series
 
 
 class ShadowCounters:
@@ -20,18 +21,19 @@ class ShadowCounters:
             ["endpoint", "variant", "outcome"],
             registry=registry,
         )
+        self._series = Series()
 
     def sampled(self, endpoint: str, variant: str) -> None:
-        self._requests.labels(endpoint, variant, "sampled").inc()
+        self._series.of(self._requests, endpoint, variant, "sampled").inc()
 
     def dropped(self, endpoint: str, variant: str) -> None:
-        self._requests.labels(endpoint, variant, "dropped").inc()
+        self._series.of(self._requests, endpoint, variant, "dropped").inc()
 
     def shed(self, endpoint: str, variant: str) -> None:
-        self._requests.labels(endpoint, variant, "shed").inc()
+        self._series.of(self._requests, endpoint, variant, "shed").inc()
 
     def probed(self, endpoint: str, variant: str) -> None:
-        self._requests.labels(endpoint, variant, "noise_probe").inc()
+        self._series.of(self._requests, endpoint, variant, "noise_probe").inc()
 
     def finished(self, endpoint: str, variant: str, answer: ModelAnswer) -> None:
         outcome = {
@@ -42,5 +44,5 @@ class ShadowCounters:
             ErrorKind.NO_INSTANCE: "no_instance",
         }.get(answer.error_kind, "failed")
         if answer.error_kind != ErrorKind.NO_INSTANCE:
-            self._requests.labels(endpoint, variant, "sent").inc()
-        self._requests.labels(endpoint, variant, outcome).inc()
+            self._series.of(self._requests, endpoint, variant, "sent").inc()
+        self._series.of(self._requests, endpoint, variant, outcome).inc()

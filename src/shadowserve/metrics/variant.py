@@ -9,6 +9,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from shadowserve.events.invocations import ErrorKind, InvocationEvent
+from shadowserve.metrics.series import Series
 
 LABELS = ["endpoint", "variant", "role", "experiment"]
 # Microseconds: 100 µs … 60 s.
@@ -44,6 +45,7 @@ class VariantMetrics:
         self.overhead_latency = histogram(
             "OverheadLatency_microseconds", "Time spent in shadowserve beyond the model's."
         )
+        self._series = Series()
 
     def observe(self, event: InvocationEvent) -> None:
         if event.error_kind == ErrorKind.DROPPED:
@@ -54,14 +56,14 @@ class VariantMetrics:
             event.role.value,
             event.experiment_name or "",
         )
-        self.invocations.labels(*labels).inc()
-        self.per_instance.labels(*labels).inc(1 / max(1, event.instance_count))
+        self._series.of(self.invocations, *labels).inc()
+        self._series.of(self.per_instance, *labels).inc(1 / max(1, event.instance_count))
         if 400 <= event.status < 500:
-            self.errors_4xx.labels(*labels).inc()
+            self._series.of(self.errors_4xx, *labels).inc()
         if 500 <= event.status < 600:
-            self.errors_5xx.labels(*labels).inc()
+            self._series.of(self.errors_5xx, *labels).inc()
         if not event.succeeded:
-            self.model_errors.labels(*labels).inc()
+            self._series.of(self.model_errors, *labels).inc()
         if event.status:
-            self.model_latency.labels(*labels).observe(event.model_latency_us)
-        self.overhead_latency.labels(*labels).observe(event.overhead_latency_us)
+            self._series.of(self.model_latency, *labels).observe(event.model_latency_us)
+        self._series.of(self.overhead_latency, *labels).observe(event.overhead_latency_us)
