@@ -276,3 +276,13 @@ def test_calls_past_the_limit_wait_their_turn() -> None:
         assert seen.connections == 2
 
     run(handler, test)
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:1", "http://", "http://127.0.0.1:notaport"])
+def test_a_url_that_is_not_a_workers_is_a_connection_error(url: str) -> None:
+    async def main() -> None:
+        client = WorkerConnections(limit=1)
+        with pytest.raises(WorkerConnectionError):
+            await client.post(url, "/invocations", {}, b"", 5)
+
+    uvloop.run(main())

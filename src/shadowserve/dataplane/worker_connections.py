@@ -228,7 +228,10 @@ class WorkerConnections:
     def _origin(self, url: str) -> _Origin:
         origin = self._origins.get(url)
         if origin is None:
-            origin = self._origins[url] = _parse_origin(url)
+            try:
+                origin = self._origins[url] = _parse_origin(url)
+            except ValueError as exc:  # a container's URL as a user gave it: not ours to 500 on
+                raise WorkerConnectionError(str(exc)) from exc
         return origin
 
     def _tls_context(self) -> ssl.SSLContext:
