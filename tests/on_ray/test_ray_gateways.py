@@ -50,6 +50,23 @@ def test_only_the_leader_places_actors_and_the_next_leader_adopts_them(
     wait_until(lambda: actors(NAMESPACE) == [], timeout=60)
 
 
+def test_an_endpoint_deleted_while_no_gateway_leads_loses_its_actors(
+    gateways: list[ServerProcess], s3_url: str, actors: Actors
+) -> None:
+    leader, follower = _leader_and_follower(gateways)
+    models = Models(follower, s3_url)
+    endpoint = models.endpoint(models.model(), count=2)
+    assert len(actors(NAMESPACE)) == 2
+    pids = worker_pids(leader.data_dir / "node", endpoint)
+    leader.kill()
+    # Deleted before the follower leads: the next leader never holds the endpoint's pools,
+    # and still removes its actors at once (not after the unclaimed grace period).
+    models.sagemaker.delete_endpoint(EndpointName=endpoint)
+    wait_until(lambda: httpx.get(f"{follower.url}/healthz").json()["leads"], timeout=60)
+    wait_until(lambda: actors(NAMESPACE) == [], timeout=60)
+    wait_until(lambda: not any(process_alive(pid) for pid in pids), timeout=60)
+
+
 def test_actors_no_endpoint_claims_are_removed_after_the_grace_period(
     tmp_path: Path, cluster: str, s3_url: str, actors: Actors
 ) -> None:

@@ -80,7 +80,9 @@ class Reconciler(PeriodicWork):
             endpoint, version = found.value, found.document.version
             deployment = None if _deleting(endpoint) else _deployment(repo, endpoint)
         if deployment is None:
-            if _deleting(endpoint) and self._plane.runtime.undeploy(scope, name):
+            if _deleting(endpoint) and self._plane.runtime.undeploy(
+                scope, name, endpoint.creation_time
+            ):
                 self._remove(scope, name, version)
             return
         result = self._plane.runtime.deploy(deployment)

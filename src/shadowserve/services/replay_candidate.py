@@ -42,12 +42,14 @@ class Candidate:
     calls: VariantCalls
     runtime: EndpointRuntime | None = None  # set when the replay deployed it
     model: Model | None = None
+    created: datetime | None = None  # of the endpoint deployed for the replay
 
     def start(self) -> None:
         """Deploy the model (if the replay owns it) and wait until it serves."""
         if self.model is None or self.runtime is None:
             return
         deployment = _deployment(self.endpoint, self.model)
+        self.created = deployment.endpoint.creation_time
         deadline = time.monotonic() + DEPLOY_TIMEOUT
         while True:
             result = self.runtime.deploy(deployment)
@@ -64,8 +66,8 @@ class Candidate:
                                        content_type, accept)  # fmt: skip
 
     def stop(self) -> None:
-        if self.model is not None and self.runtime is not None:
-            self.runtime.undeploy(self.scope, self.endpoint)
+        if self.runtime is not None and self.created is not None:
+            self.runtime.undeploy(self.scope, self.endpoint, self.created)
 
 
 def deployed_model(model: Model, runtime: EndpointRuntime, calls: VariantCalls) -> Candidate:

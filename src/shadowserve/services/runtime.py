@@ -47,8 +47,9 @@ class EndpointRuntime(Protocol):
         """Move the endpoint towards serving ``deployment``; safe to call again and again."""
         ...
 
-    def undeploy(self, scope: Scope, endpoint_name: str) -> bool:
-        """Stop serving the endpoint; True once nothing of it is left running."""
+    def undeploy(self, scope: Scope, endpoint_name: str, created: datetime) -> bool:
+        """Stop serving the endpoint created at ``created``; True once nothing of it is
+        left running."""
         ...
 
     def withdraw(self, scope: Scope, endpoint_name: str, created: datetime) -> None:
@@ -71,8 +72,11 @@ class RecordingRuntime:
         self.deployed[key] = deployment
         return DeployResult(DeployState.READY)
 
-    def undeploy(self, scope: Scope, endpoint_name: str) -> bool:
-        self.deployed.pop((scope, endpoint_name.lower()), None)
+    def undeploy(self, scope: Scope, endpoint_name: str, created: datetime) -> bool:
+        key = (scope, endpoint_name.lower())
+        deployed = self.deployed.get(key)
+        if deployed is not None and deployed.endpoint.creation_time == created:
+            del self.deployed[key]
         return True
 
     def withdraw(self, scope: Scope, endpoint_name: str, created: datetime) -> None:

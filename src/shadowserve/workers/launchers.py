@@ -31,6 +31,7 @@ class InstancePlan:
     variant: ProductionVariant
     model: Model
     identity: str  # the pool's (workers/runtime.py): same identity, same instances
+    owner: str  # the endpoint's (workers/runtime.py, endpoint_owner)
     writers: list[StreamWriter]  # one per instance, in instance order
     shadow: bool = False  # a shadow variant's (it yields the CPU where it can)
 
@@ -56,6 +57,11 @@ class Launcher(Protocol):
 
     def released(self, identity: str) -> None:
         """The pool of ``identity`` is stopped for good: free what it held."""
+        ...
+
+    def withdrawn(self, owner: str) -> None:
+        """The endpoint of ``owner`` is deleted and the pools this server held for it are
+        stopped: free anything else made for it (what a previous leader left running)."""
         ...
 
     def collect(self, identities: set[str]) -> None:
@@ -128,6 +134,9 @@ class LocalLauncher:
 
     def released(self, identity: str) -> None:
         """Nothing is held beyond the processes, which the pool stopped."""
+
+    def withdrawn(self, owner: str) -> None:
+        """Nothing outlives this server's processes."""
 
     def collect(self, identities: set[str]) -> None:
         """Nothing outlives this server's processes."""

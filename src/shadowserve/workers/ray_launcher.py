@@ -9,9 +9,11 @@ put (so nodes need no access to the gateway's object store), starts the built-in
 the node's address and reports its URL; the gateway routes to that URL and checks it with
 ``/ping`` itself, as it does a local worker.
 
-An actor's name is its pool's identity plus its index, so a gateway that restarts, or the
-next leader, finds the actors already running (``get_if_exists``) instead of starting more;
-actors no pool claims for a while are removed (``collect``).
+An actor's name is its pool's identity, its index and its endpoint's owner name, so a
+gateway that restarts, or the next leader, finds the actors already running
+(``get_if_exists``) instead of starting more; deleting the endpoint removes every actor of
+its owner, adopted or not (``withdrawn``); actors no pool claims for a while are removed
+(``collect``).
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ class RayLauncher:
         instances: list[Instance] = []
         for index, writer in enumerate(plan.writers):
             options: dict[str, Any] = {
-                "name": f"{PREFIX}{plan.identity[:24]}:{index}",
+                "name": f"{PREFIX}{plan.identity[:24]}:{index}:{plan.owner}",
                 "get_if_exists": True,
                 "lifetime": "detached",
                 "max_restarts": -1,  # a dead actor (its process or node) is placed again
@@ -169,6 +171,20 @@ class RayLauncher:
         with contextlib.suppress(ValueError):  # one instance: no group
             remove_placement_group(get_placement_group(f"{PREFIX}{identity[:24]}"))
 
+    def withdrawn(self, owner: str) -> None:
+        names = [n for n in _named_actors() if n.endswith(f":{owner}")]
+        if not names:
+            return
+        log.info("removing the %d Ray actor(s) of a deleted endpoint", len(names))
+        stops = [threading.Thread(target=_kill_named, args=(name,), name="ray-actor-stop",
+                                  daemon=True) for name in names]  # fmt: skip
+        for stop in stops:
+            stop.start()
+        for stop in stops:
+            stop.join()
+        for identity in {name[len(PREFIX) :].split(":")[0] for name in names}:
+            self.released(identity)
+
     def collect(self, identities: set[str]) -> None:
         """Remove actors and placement groups no pool holds (a deleted endpoint's, while no
         gateway led) once they have gone unclaimed for the grace period."""
@@ -177,8 +193,7 @@ class RayLauncher:
             return
         self._last_collect = now
         claimed = {identity[:24] for identity in identities}
-        names = [n for n in ray.util.list_named_actors() if n.startswith(PREFIX)]
-        for name in names:
+        for name in _named_actors():
             identity = name[len(PREFIX) :].split(":")[0]
             if identity in claimed:
                 self._unclaimed.pop(name, None)
@@ -186,8 +201,7 @@ class RayLauncher:
             first_seen = self._unclaimed.setdefault(name, now)
             if now - first_seen >= self._unclaimed_grace:
                 log.info("removing the unclaimed Ray actor %s", name)
-                with contextlib.suppress(ValueError):  # gone meanwhile
-                    _kill(ray.get_actor(name))
+                _kill_named(name)
                 self._unclaimed.pop(name, None)
                 self.released(identity)
 
@@ -207,6 +221,16 @@ class RayLauncher:
         except ValueError:
             bundles = [dict(bundle) for _ in plan.writers]
             return placement_group(bundles, strategy="SPREAD", name=name, lifetime="detached")
+
+
+def _named_actors() -> list[str]:
+    """The names of this namespace's shadowserve actors."""
+    return [name for name in ray.util.list_named_actors() if name.startswith(PREFIX)]
+
+
+def _kill_named(name: str) -> None:
+    with contextlib.suppress(ValueError):  # gone meanwhile
+        _kill(ray.get_actor(name))
 
 
 def _kill(actor: Any) -> None:

@@ -105,15 +105,18 @@ class WorkerRuntime:
             self._withdrawn[(scope, endpoint_name.lower())] = created
             self.routing.publish(scope, endpoint_name, None)
 
-    def undeploy(self, scope: Scope, endpoint_name: str) -> bool:
+    def undeploy(self, scope: Scope, endpoint_name: str, created: datetime) -> bool:
         key = (scope, endpoint_name.lower())
         with self._lock:
             state = self._endpoints.pop(key, None)
             self.routing.publish(scope, endpoint_name, None)
             if state is not None and state.rollout is not None:
                 self._abandon(state.rollout, "stop")
-        if state is not None:
-            self._drain(list(state.active.values()))
+        # Then whatever else was made for it: a cluster's instances that a previous leader
+        # left running and this server never adopted (deleted before it got to them).
+        owner = endpoint_owner(scope, endpoint_name, created)
+        active = list(state.active.values()) if state is not None else []
+        self._drain(active, then=lambda: self._launcher.withdrawn(owner))
         return True
 
     # Supervision
@@ -275,7 +278,10 @@ class WorkerRuntime:
         ]
         pool.log_streams = writers
         shadow = _is_shadow(deployment.config, variant)
-        plan = InstancePlan(deployment.scope, name, variant, model, pool.identity, writers, shadow)
+        owner = endpoint_owner(deployment.scope, deployment.endpoint.endpoint_name,
+                               deployment.endpoint.creation_time)  # fmt: skip
+        plan = InstancePlan(deployment.scope, name, variant, model, pool.identity, owner, writers,
+                            shadow)  # fmt: skip
         return self._launcher.instances(plan)
 
     def _check(
@@ -323,9 +329,10 @@ class WorkerRuntime:
         if self.routing.get(deployment.scope, endpoint) != route_now:
             self.routing.publish(deployment.scope, endpoint, route_now)
 
-    def _drain(self, pools: list[VariantPool]) -> None:
-        """Stop pools once their in-flight requests are done (in the background)."""
-        if not pools:
+    def _drain(self, pools: list[VariantPool], then: Callable[[], None] | None = None) -> None:
+        """Stop pools once their in-flight requests are done, then run ``then`` (in the
+        background)."""
+        if not pools and then is None:
             return
 
         def drain() -> None:
@@ -334,6 +341,8 @@ class WorkerRuntime:
                 time.sleep(0.05)
             for pool in pools:
                 self._stop(pool)
+            if then is not None:
+                then()
 
         threading.Thread(target=drain, name="pool-drain", daemon=True).start()
 
@@ -377,6 +386,13 @@ def _plan(
             return variant.model_name or "(none)"
         plan.append(running.identity)
     return tuple(plan)
+
+
+def endpoint_owner(scope: Scope, endpoint_name: str, created: datetime) -> str:
+    """A short name for one endpoint (one creation of it). A cluster runtime's instances
+    carry it, so deleting the endpoint frees all of them, adopted or not."""
+    described = [scope.account, scope.region, endpoint_name.lower(), created.isoformat()]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:12]
 
 
 def _identity(deployment: Deployment, variant: ProductionVariant, model: Model) -> str:
