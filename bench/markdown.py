@@ -89,11 +89,16 @@ def _isolation(results: dict[str, Any]) -> str:
 
 
 def _capture(rows: list[dict[str, Any]]) -> str:
-    out = ["| payload | capture | offered rps | p50 (ms) | p99 (ms) | errors |",
-           "|---|---|---|---|---|---|"]  # fmt: skip
+    out = ["| payload | capture | offered rps | p50 (ms) | p99 (ms) | p99 on / off, interleaved "
+           "[90 % interval] | errors |",
+           "|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in rows:
+        ratio = row.get("p99_ratio")
+        shown = ""
+        if ratio:
+            shown = f"x{ratio['ratio']:.2f} [{ratio['low']:.2f} to {ratio['high']:.2f}]"
         out.append(f"| {row['payload']} | {row['capture']} | {row['offered_rps']} | "
-                   f"{row['p50_ms']} | {_p99(row)} | {row['errors']} |")  # fmt: skip
+                   f"{row['p50_ms']} | {_p99(row)} | {shown} | {row['errors']} |")  # fmt: skip
     return "\n".join(out)
 
 
