@@ -58,7 +58,7 @@ class ObjectStore(Protocol):
         ...
 
     def upload(
-        self, location: S3Location, body: bytes, extra: dict[str, str] | None = None
+        self, location: S3Location, body: bytes | bytearray, extra: dict[str, str] | None = None
     ) -> None: ...
 
 
@@ -106,7 +106,7 @@ class LocalObjectStore:
     def upload(
         self,
         location: S3Location,
-        body: bytes,
+        body: bytes | bytearray,
         extra: dict[str, str] | None = None,  # noqa: ARG002 - part of the ObjectStore protocol
     ) -> None:
         path = self.path_of(location)
@@ -167,7 +167,7 @@ class S3ObjectStore:
             ) from exc
 
     def upload(
-        self, location: S3Location, body: bytes, extra: dict[str, str] | None = None
+        self, location: S3Location, body: bytes | bytearray, extra: dict[str, str] | None = None
     ) -> None:
         try:
             self._client.put_object(

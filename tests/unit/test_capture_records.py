@@ -6,7 +6,13 @@ import json
 import re
 from datetime import UTC, datetime
 
-from shadowserve.capture.records import encoding_for, object_location, record_for
+from shadowserve.capture.records import (
+    BASE64_PIECE,
+    TEXT_PIECE,
+    append_record,
+    encoding_for,
+    object_location,
+)
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.resources import CaptureContentTypeHeader, DataCaptureConfig
 from shadowserve.events.invocations import InvocationEvent, Role
@@ -38,6 +44,12 @@ def _event(body: bytes, content_type: str, response: bytes, response_type: str) 
     )  # fmt: skip
 
 
+def _line(event: InvocationEvent, config: DataCaptureConfig) -> str:
+    out = bytearray()
+    append_record(out, event, config)
+    return out.decode("ascii")
+
+
 def test_encodings_follow_the_listed_content_types() -> None:
     assert encoding_for("text/csv; charset=utf-8", HEADER) == "CSV"
     assert encoding_for("Application/JSON", HEADER) == "JSON"
@@ -47,8 +59,7 @@ def test_encodings_follow_the_listed_content_types() -> None:
 
 def test_a_record_reads_back_with_the_documented_reader() -> None:
     event = _event(b"1,2\n", "text/csv", b'{"p": 0.5}', "application/json")
-    line = json.dumps(record_for(event, _config(["Input", "Output"])))
-    (record,) = read_capture_file(line)
+    (record,) = read_capture_file(_line(event, _config(["Input", "Output"])))
     assert record.inference_id == "id-1"
     assert record.inference_time == datetime(2026, 3, 4, 5, 6, 7)
     assert record.input is not None and record.output is not None
@@ -59,7 +70,7 @@ def test_a_record_reads_back_with_the_documented_reader() -> None:
 
 def test_binary_and_undecodable_payloads_are_base64() -> None:
     event = _event(b"\xff\xfe", "text/csv", b"\x93NUMPY", "application/x-npy")
-    (record,) = read_capture_file(json.dumps(record_for(event, _config(["Input", "Output"]))))
+    (record,) = read_capture_file(_line(event, _config(["Input", "Output"])))
     assert record.input is not None and record.output is not None
     assert (record.input.encoding, record.input.raw) == ("BASE64", b"\xff\xfe")
     assert (record.output.encoding, record.output.raw) == ("BASE64", b"\x93NUMPY")
@@ -67,10 +78,27 @@ def test_binary_and_undecodable_payloads_are_base64() -> None:
 
 def test_capture_modes_choose_the_sides() -> None:
     event = _event(b"[1]", "application/json", b"[2]", "application/json")
-    only_input = record_for(event, _config(["Input"]))
+    only_input = json.loads(_line(event, _config(["Input"])))
     assert set(only_input["captureData"]) == {"endpointInput"}
-    only_output = record_for(event, _config(["Output"]))
+    only_output = json.loads(_line(event, _config(["Output"])))
     assert set(only_output["captureData"]) == {"endpointOutput"}
+
+
+def test_payloads_encoded_in_pieces_are_what_one_json_dumps_writes() -> None:
+    # Longer than a piece, not a multiple of one, with escapes and non-ASCII text across
+    # the pieces' edges.
+    text = ('{"label": "caf\u00e9 \\ "quoted"\n", "p": [0.25, 0.75]} ' * 3000).encode()
+    binary = bytes(range(256)) * (BASE64_PIECE // 256 * 3 + 7)
+    assert len(text.decode()) > 2 * TEXT_PIECE and len(binary) > 2 * BASE64_PIECE
+    event = _event(text, "application/json", binary, "application/x-npy")
+    line = _line(event, _config(["Input", "Output"]))
+    assert line.endswith("\n") and line.count("\n") == 1
+    record = json.loads(line)
+    assert line == json.dumps(record, separators=(",", ":")) + "\n"  # json.dumps' own bytes
+    (read,) = read_capture_file(line)
+    assert read.input is not None and read.output is not None
+    assert (read.input.encoding, read.input.raw) == ("JSON", text)
+    assert (read.output.encoding, read.output.raw) == ("BASE64", binary)
 
 
 def test_object_layout() -> None:

@@ -16,40 +16,48 @@ Files live at ``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/MM-SS-mmm-<uuid
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from datetime import datetime
-from typing import Any
 
 from shadowserve.domain.resources import CaptureContentTypeHeader, DataCaptureConfig
 from shadowserve.events.invocations import InvocationEvent
 from shadowserve.objectstore import S3Location
 
 CSV, JSON, BASE64 = "CSV", "JSON", "BASE64"
+BASE64_PIECE = 48 * 1024  # payload bytes base64-encoded at a time (a multiple of 3)
+TEXT_PIECE = 64 * 1024  # characters of a text payload escaped at a time
 
 
-def record_for(event: InvocationEvent, config: DataCaptureConfig) -> dict[str, Any]:
+def append_record(out: bytearray, event: InvocationEvent, config: DataCaptureConfig) -> None:
+    """Append the event's record to ``out``: one JSON line, as ``json.dumps`` with compact
+    separators would write it.
+
+    The payloads are encoded a piece at a time, straight into ``out``. A 1 MB record in one
+    ``json.dumps`` held the GIL for 8 ms in a single C call, and the event loop, waiting for
+    it, showed that as production p99 (#16); a piece holds it for about 0.1 ms.
+    """
     modes = {option.capture_mode for option in config.capture_options}
     header = config.capture_content_type_header
-    data: dict[str, Any] = {}
+    sides = []
     if "Input" in modes:
-        data["endpointInput"] = _payload(
-            event.request_body, event.request_content_type, "INPUT", header
-        )
+        sides.append(("endpointInput", event.request_body, event.request_content_type, "INPUT"))
     if "Output" in modes:
-        data["endpointOutput"] = _payload(
-            event.response_body, event.response_content_type or "", "OUTPUT", header
-        )
-    return {
-        "captureData": data,
-        "eventMetadata": {
-            "eventId": event.event_id,
-            "inferenceTime": event.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            # Always present (generated when the caller sent none), so the production and
-            # shadow records of one request join on it.
-            "inferenceId": event.inference_id,
-        },
-        "eventVersion": "0",
+        sides.append(("endpointOutput", event.response_body, event.response_content_type or "",
+                      "OUTPUT"))  # fmt: skip
+    out += b'{"captureData":{'
+    for index, (name, body, content_type, mode) in enumerate(sides):
+        if index:
+            out += b","
+        _append_payload(out, name, body, content_type, mode, header)
+    metadata = {
+        "eventId": event.event_id,
+        "inferenceTime": event.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # Always present (generated when the caller sent none), so the production and
+        # shadow records of one request join on it.
+        "inferenceId": event.inference_id,
     }
+    out += b'},"eventMetadata":' + _compact(metadata) + b',"eventVersion":"0"}\n'
 
 
 def encoding_for(content_type: str, header: CaptureContentTypeHeader | None) -> str:
@@ -63,9 +71,14 @@ def encoding_for(content_type: str, header: CaptureContentTypeHeader | None) -> 
     return BASE64
 
 
-def _payload(
-    body: bytes, content_type: str, mode: str, header: CaptureContentTypeHeader | None
-) -> dict[str, str]:
+def _append_payload(
+    out: bytearray,
+    name: str,
+    body: bytes,
+    content_type: str,
+    mode: str,
+    header: CaptureContentTypeHeader | None,
+) -> None:
     encoding = encoding_for(content_type, header)
     text: str | None = None
     if encoding != BASE64:
@@ -73,9 +86,20 @@ def _payload(
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             encoding = BASE64  # declared text but is not: keep the bytes exact
+    out += b'"' + name.encode() + b'":{"observedContentType":' + _compact(content_type)
+    out += b',"mode":' + _compact(mode) + b',"data":"'
     if text is None:
-        text = base64.b64encode(body).decode("ascii")
-    return {"observedContentType": content_type, "mode": mode, "data": text, "encoding": encoding}
+        view = memoryview(body)  # pieces of a multiple of 3 bytes: their base64 joins up
+        for start in range(0, len(body), BASE64_PIECE):
+            out += base64.b64encode(view[start : start + BASE64_PIECE])
+    else:
+        for start in range(0, len(text), TEXT_PIECE):  # escaped as json.dumps escapes it
+            out += json.dumps(text[start : start + TEXT_PIECE])[1:-1].encode("ascii")
+    out += b'","encoding":' + _compact(encoding) + b"}"
+
+
+def _compact(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def _lowered(types: list[str] | None) -> set[str]:

@@ -9,13 +9,12 @@ Stopping flushes what is buffered.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shadowserve.capture.records import object_location, record_for
+from shadowserve.capture.records import append_record, object_location
 from shadowserve.events.consumer import BATCH_SECONDS, QueuedConsumer
 from shadowserve.events.invocations import InvocationEvent
 from shadowserve.metrics.capture import CaptureCounters
@@ -34,14 +33,16 @@ class OpenFile:
     first: datetime
     opened: float
     kms_key_id: str | None
-    lines: list[bytes] = field(default_factory=list)
-    size: int = 0
+    # The file's lines, appended in place: joining a list of lines copied up to 16 MB in
+    # one call holding the GIL (3 ms, seen as production p99, #16).
+    body: bytearray = field(default_factory=bytearray)
+    records: int = 0
 
 
 @dataclass
 class PendingUpload:
     location: S3Location
-    body: bytes
+    body: bytearray
     records: int
     extra: dict[str, str]
 
@@ -91,7 +92,6 @@ class CaptureWriter(QueuedConsumer):
         if self._buffered >= self._limits.max_buffered_records:
             self._counters.dropped(event.endpoint_name, event.variant_name)
             return
-        line = json.dumps(record_for(event, config), separators=(",", ":")).encode() + b"\n"
         hour = event.time.strftime("%Y%m%d%H")
         key = (config.destination_s3_uri, event.endpoint_name, event.variant_name, hour)
         current = self._open.get(key)
@@ -105,15 +105,15 @@ class CaptureWriter(QueuedConsumer):
                 config.kms_key_id,
             )
             self._open[key] = current
-        current.lines.append(line)
-        current.size += len(line)
+        append_record(current.body, event, config)
+        current.records += 1
         self._buffered += 1
 
     def _upload_due(self, everything: bool = False) -> None:
         now = time.monotonic()
         for key, current in list(self._open.items()):
             old = now - current.opened >= self._limits.flush_seconds
-            if everything or old or current.size >= self._limits.max_file_bytes:
+            if everything or old or len(current.body) >= self._limits.max_file_bytes:
                 del self._open[key]
                 self._close(current)
         if self._pending and (everything or now >= self._next_retry):
@@ -125,16 +125,14 @@ class CaptureWriter(QueuedConsumer):
                 current.destination, current.endpoint, current.variant, current.first
             )
         except ObjectStoreError as exc:
-            log.error("capture destination unusable, %d records lost: %s", len(current.lines), exc)
-            self._buffered -= len(current.lines)
-            self._counters.dropped(current.endpoint, current.variant, len(current.lines))
+            log.error("capture destination unusable, %d records lost: %s", current.records, exc)
+            self._buffered -= current.records
+            self._counters.dropped(current.endpoint, current.variant, current.records)
             return
         extra = {}
         if current.kms_key_id:
             extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": current.kms_key_id}
-        self._pending.append(
-            PendingUpload(location, b"".join(current.lines), len(current.lines), extra)
-        )
+        self._pending.append(PendingUpload(location, current.body, current.records, extra))
 
     def _send_pending(self) -> None:
         still: list[PendingUpload] = []
