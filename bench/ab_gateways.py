@@ -27,7 +27,7 @@ from rich.console import Console
 from bench.loadgen import Alternation, alternated
 from bench.paired import p99_ratio
 from bench.processes import Stub, cpu_seconds, share_the_cores
-from bench.run import SHARED, SMALL, Gateway
+from bench.run import LARGE, SHARED, SMALL, Gateway
 
 console = Console(highlight=False)
 # Each lever: the setting as it was (A) and as it is now (B).
@@ -37,21 +37,24 @@ LEVERS: dict[str, dict[str, list[str]]] = {
         "batched every 50 ms": ["--event-batch-seconds", "0.05"],
     },
 }
-# (the cell's name, the shadow stub's mode, whether the shadowed endpoint captures)
-MODES = (("fast", "fast", False), ("fast, capture on", "fast", True), ("error", "error", False),
-         ("hang", "hang", False))  # fmt: skip
+# (the cell's name, the shadow stub's mode or None for no shadow, whether the endpoint
+# captures, its payload, its rate as a share of --rate)
+MODES = (("fast", "fast", False, SMALL, 1.0), ("fast, capture on", "fast", True, SMALL, 1.0),
+         ("error", "error", False, SMALL, 1.0), ("hang", "hang", False, SMALL, 1.0),
+         # Capture alone, with 1 MB payloads at 20 rps (as bench.run's capture cells).
+         ("capture 1 MB", None, True, LARGE, 0.06))  # fmt: skip
 # Many short runs rather than a few long ones: a hiccup then lands in one pair of many.
 SEGMENT_SECONDS = 0.5
 
 
-def _cell(gateway: Gateway, endpoint: str, rate: float,
+def _cell(gateway: Gateway, endpoint: str, body: bytes, rate: float,
           pairs: int) -> tuple[Alternation, float]:  # fmt: skip
     """Production's load on the plain and the shadowed endpoint, alternated in short runs;
     the gateway's CPU seconds over both."""
     plain = f"{gateway.server.url}/endpoints/plain/invocations"
     shadowed = f"{gateway.server.url}/endpoints/{endpoint}/invocations"
     before = cpu_seconds(gateway.pid)
-    alternation = alternated(plain, shadowed, SMALL, rate, SEGMENT_SECONDS, pairs, 0.1)
+    alternation = alternated(plain, shadowed, body, rate, SEGMENT_SECONDS, pairs, 0.1)
     return alternation, cpu_seconds(gateway.pid) - before
 
 
@@ -71,7 +74,7 @@ def run(variants: dict[str, Variant], label: str, rate: float, rounds: int, pair
         cells: tuple[str, ...]) -> dict[str, Any]:  # fmt: skip
     share_the_cores()
     production = Stub("fast")
-    stubs = {mode: Stub(mode) for _, mode, _ in MODES}
+    stubs = {mode: Stub(mode) for _, mode, *_ in MODES if mode is not None}
     results: dict[str, Any] = {"lever": label, "rate": rate, "rounds": rounds, "pairs": pairs,
                                "segment_seconds": SEGMENT_SECONDS, "modes": {}}  # fmt: skip
     with tempfile.TemporaryDirectory() as work:
@@ -83,20 +86,20 @@ def run(variants: dict[str, Variant], label: str, rate: float, rounds: int, pair
                 gateway.endpoint("plain")
                 gateway.endpoint("shadowed")
                 gateway.endpoint("captured", capture=True)
-            for cell, mode, capture in (m for m in MODES if m[0] in cells):
+            for cell, mode, capture, body, share in (m for m in MODES if m[0] in cells):
                 endpoint = "captured" if capture else "shadowed"
                 experiments = {name: g.start_shadow(endpoint, mode, 100)
-                               for name, g in gateways.items()}  # fmt: skip
+                               for name, g in gateways.items() if mode is not None}  # fmt: skip
                 pooled = {name: Alternation([], []) for name in gateways}
                 cpu = dict.fromkeys(gateways, 0.0)
                 for _ in range(rounds):  # the gateways take turns
                     for name, gateway in gateways.items():
-                        alternation, used = _cell(gateway, endpoint, rate, pairs)
+                        alternation, used = _cell(gateway, endpoint, body, rate * share, pairs)
                         pooled[name].first += alternation.first
                         pooled[name].second += alternation.second
                         cpu[name] += used
-                for name, gateway in gateways.items():
-                    gateway.stop_shadow(experiments[name], endpoint)
+                for name, experiment in experiments.items():
+                    gateways[name].stop_shadow(experiment, endpoint)
                 results["modes"][cell] = {name: _summary(cell, name, pooled[name], cpu[name])
                                           for name in gateways}  # fmt: skip
         finally:
