@@ -42,7 +42,9 @@ LEVERS: dict[str, dict[str, list[str]]] = {
 MODES = (("fast", "fast", False, SMALL, 1.0), ("fast, capture on", "fast", True, SMALL, 1.0),
          ("error", "error", False, SMALL, 1.0), ("hang", "hang", False, SMALL, 1.0),
          # Capture alone, with 1 MB payloads at 20 rps (as bench.run's capture cells).
-         ("capture 1 MB", None, True, LARGE, 0.06))  # fmt: skip
+         ("capture 1 MB", None, True, LARGE, 0.06),
+         # A shadow answering 1 MB (its request echoed): a large pair to compare.
+         ("echo 1 MB", "echo", False, LARGE, 0.06))  # fmt: skip
 # Many short runs rather than a few long ones: a hiccup then lands in one pair of many.
 SEGMENT_SECONDS = 0.5
 

@@ -1,7 +1,8 @@
 """A stub model server speaking SageMaker's container contract, cheap in CPU.
 
 Modes: ``fast`` (answers at once), ``slow`` (sleeps --delay-ms), ``error`` (500 on half of
-the calls), ``hang`` (accepts and never answers). Run: python -m bench.stub --port P --mode M.
+the calls), ``hang`` (accepts and never answers), ``echo`` (answers with the request's
+body). Run: python -m bench.stub --port P --mode M.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ def app_for(mode: str, delay_ms: float) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        more = True
+        more, received = True, []
         while more:  # drain the request body
             message = await receive()
+            received.append(message.get("body", b""))
             more = message.get("more_body", False)
         status, body = 200, ANSWER
+        if mode == "echo" and scope["path"] == "/invocations":
+            body = b"".join(received)
         if scope["path"] == "/invocations":
             if mode == "slow":
                 await asyncio.sleep(delay_ms / 1000)
@@ -46,7 +50,7 @@ def app_for(mode: str, delay_ms: float) -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=["fast", "slow", "error", "hang"], default="fast")
+    parser.add_argument("--mode", choices=["fast", "slow", "error", "hang", "echo"], default="fast")
     parser.add_argument("--delay-ms", type=float, default=500.0)
     args = parser.parse_args()
     uvicorn.run(

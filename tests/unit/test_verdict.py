@@ -14,8 +14,9 @@ from typing import Any
 
 from shadowserve.comparison.settings import CompareMode, CompareSettings
 from shadowserve.domain.arns import Scope
-from shadowserve.events.invocations import InvocationEvent, RepeatAnswer, Role
+from shadowserve.events.invocations import InvocationEvent, Role
 from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
+from shadowserve.metrics.offloaded_outputs import compare_pair, compare_probe
 from shadowserve.metrics.report import build_report
 from shadowserve.metrics.verdict import Thresholds
 
@@ -58,11 +59,16 @@ def _report(
         second = _event(Role.SHADOW, int(theirs), shadow(index, rng), shadow_status(index))
         totals["production"].add(first)
         totals["shadow"].add(second)
-        pair.add(first, second, settings)
-        if index % probe_every == 0:
-            again = RepeatAnswer(json.dumps(shadow(index, rng)).encode(), "application/json", True)
-            pair.add_probe(replace(second, repeat=again), settings)
+        if pair.add(first, second):
+            compare_pair(_answer(first), _answer(second), settings, pair.outputs)
+        if index % probe_every == 0 and second.succeeded:
+            again = json.dumps(shadow(index, rng)).encode()
+            compare_probe(_answer(second), (again, "application/json"), settings, pair.outputs)
     return build_report({"name": "x"}, totals, pair, [], thresholds or Thresholds(), settings)
+
+
+def _answer(event: InvocationEvent) -> tuple[bytes, str | None]:
+    return event.response_body, event.response_content_type
 
 
 def _equivalence() -> CompareSettings:

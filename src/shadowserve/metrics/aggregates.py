@@ -14,8 +14,6 @@ from typing import Any
 
 from shadowserve.comparison.aggregate import OutputAggregate
 from shadowserve.comparison.bins import Counts, log_ratio_bin
-from shadowserve.comparison.outputs import ParsedOutput, parse_output
-from shadowserve.comparison.settings import CompareSettings
 from shadowserve.events.invocations import ErrorKind, InvocationEvent
 from shadowserve.metrics.histogram import LogHistogram, Moments
 
@@ -99,19 +97,14 @@ class PairAggregate:
     latency_log_ratios: Counts = field(default_factory=Counts)
     outputs: OutputAggregate = field(default_factory=OutputAggregate)
 
-    def add(
-        self, production: InvocationEvent, shadow: InvocationEvent, settings: CompareSettings
-    ) -> None:
+    def add(self, production: InvocationEvent, shadow: InvocationEvent) -> bool:
+        """Count the pair; True when both legs succeeded, and so their outputs are to be
+        compared (``outputs.merge(compare_pair(...))``, here or in another process)."""
         self.pairs += 1
         self.status_agree += production.status == shadow.status
         if not (production.succeeded and shadow.succeeded):
-            return
+            return False
         self.both_succeeded += 1
-        ours = _parsed(production)
-        same = (shadow.response_body == production.response_body
-                and shadow.response_content_type == production.response_content_type)  # fmt: skip
-        # Identical answers (the common case for a good shadow) are parsed once.
-        self.outputs.add_pair(ours, ours if same else _parsed(shadow), settings)
         diff = shadow.model_latency_us - production.model_latency_us
         ratio = math.log(max(shadow.model_latency_us, 1) / max(production.model_latency_us, 1))
         self.latency_pairs += 1
@@ -120,13 +113,7 @@ class PairAggregate:
         self.latency_log_ratio_sum += ratio
         self.latency_log_ratio_sumsq += ratio * ratio
         self.latency_log_ratios.add(log_ratio_bin(ratio))
-
-    def add_probe(self, shadow: InvocationEvent, settings: CompareSettings) -> None:
-        repeat = shadow.repeat
-        if repeat is None or not (shadow.succeeded and repeat.succeeded):
-            return
-        again = parse_output(repeat.body, repeat.content_type)
-        self.outputs.add_probe(_parsed(shadow), again, settings)
+        return True
 
     def merge(self, other: PairAggregate) -> None:
         _add_numbers(self, other)
@@ -148,10 +135,6 @@ class PairAggregate:
         aggregate.latency_log_ratios = Counts.from_json(body.get("latency_log_ratios"))
         aggregate.outputs = OutputAggregate.from_json(body.get("outputs"))
         return aggregate
-
-
-def _parsed(event: InvocationEvent) -> ParsedOutput:
-    return parse_output(event.response_body, event.response_content_type)
 
 
 def _numbers(value: object) -> dict[str, Any]:

@@ -14,6 +14,14 @@ from shadowserve.domain.arns import Scope
 from shadowserve.events.consumer import BATCH_SECONDS, QueuedConsumer
 from shadowserve.events.invocations import ErrorKind, InvocationEvent, Role
 from shadowserve.metrics.aggregates import PairAggregate, VariantAggregate
+from shadowserve.metrics.offloaded_outputs import (
+    Answer,
+    Comparison,
+    OffloadedComparisons,
+    compare_pair,
+    compare_probe,
+    is_large,
+)
 from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.store.base import AggregateKey, Store
 
@@ -54,18 +62,22 @@ class Aggregator(QueuedConsumer):
         self._pairs: dict[AggregateKey, PairAggregate] = {}
         self._waiting: dict[_PairKey, tuple[InvocationEvent, float]] = {}
         self._flushed = time.monotonic()
+        self.offloaded = OffloadedComparisons()
         self.processed = 0
 
     def handle(self, event: InvocationEvent) -> None:
         self._consume(event)
 
     def tick(self) -> None:
+        self._take_offloaded()
         if time.monotonic() - self._flushed >= self._settings.flush_seconds:
             self._expire()
             self._flush()
 
     def finish(self) -> None:
         self._expire(everything=True)
+        self._take_offloaded(wait=True)
+        self.offloaded.shutdown()
         self._flush()
 
     def _consume(self, event: InvocationEvent) -> None:
@@ -75,10 +87,13 @@ class Aggregator(QueuedConsumer):
         self._variants.setdefault(key, VariantAggregate()).add(event)
         if event.role == Role.SHADOW or event.mirrored:
             self._pair(event)
-        if event.repeat is not None:
+        repeat = event.repeat
+        if repeat is not None and event.succeeded and repeat.succeeded:
             key = _aggregate_key("pair", event, "", "")
             settings = self._compare(event.scope, event.experiment_name)
-            self._pairs.setdefault(key, PairAggregate()).add_probe(event, settings)
+            self._pairs.setdefault(key, PairAggregate())
+            self._compare_outputs(key, compare_probe, _answer(event),
+                                  (repeat.body, repeat.content_type), settings)  # fmt: skip
 
     def _pair(self, event: InvocationEvent) -> None:
         pair_key = (event.scope, event.endpoint_name, event.inference_id)
@@ -94,7 +109,23 @@ class Aggregator(QueuedConsumer):
         if shadow.error_kind == ErrorKind.DROPPED:
             aggregate.unpaired += 1
             return
-        aggregate.add(production, shadow, self._compare(event.scope, production.experiment_name))
+        if aggregate.add(production, shadow):
+            settings = self._compare(event.scope, production.experiment_name)
+            self._compare_outputs(key, compare_pair, _answer(production), _answer(shadow),
+                                  settings)  # fmt: skip
+
+    def _compare_outputs(self, key: AggregateKey, comparison: Comparison, first: Answer,
+                         second: Answer, settings: CompareSettings) -> None:  # fmt: skip
+        if is_large(first, second):
+            self.offloaded.submit(key, comparison, first, second, settings)
+        else:
+            comparison(first, second, settings, self._pairs[key].outputs)
+
+    def _take_offloaded(self, wait: bool = False) -> None:
+        """Merge the comparisons the worker process has sent back (into the interval they
+        belong to: one flushed meanwhile is added to, as flushes merge)."""
+        for key, outputs in self.offloaded.results(wait):
+            self._pairs.setdefault(key, PairAggregate()).outputs.merge(outputs)
 
     def _expire(self, everything: bool = False) -> None:
         deadline = time.monotonic() - self._settings.pair_wait_seconds
@@ -128,6 +159,10 @@ class Aggregator(QueuedConsumer):
                 self._variants.setdefault(key, VariantAggregate()).merge(variant)
             for key, pair in pairs.items():
                 self._pairs.setdefault(key, PairAggregate()).merge(pair)
+
+
+def _answer(event: InvocationEvent) -> Answer:
+    return event.response_body, event.response_content_type
 
 
 def _aggregate_key(kind: str, event: InvocationEvent, variant: str, role: str) -> AggregateKey:
