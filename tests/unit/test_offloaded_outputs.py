@@ -4,6 +4,9 @@ have in place: same counts, same fields, same disagreements."""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 
 from prometheus_client import CollectorRegistry
 
@@ -12,12 +15,13 @@ from shadowserve.comparison.settings import CompareSettings
 from shadowserve.domain.arns import Scope
 from shadowserve.events.invocations import InvocationEvent, RepeatAnswer, Role
 from shadowserve.metrics.aggregates import PairAggregate
-from shadowserve.metrics.aggregator import Aggregator
+from shadowserve.metrics.aggregator import Aggregator, AggregatorSettings
 from shadowserve.metrics.offloaded_outputs import (
     OFFLOAD_BYTES,
     compare_pair,
     compare_probe,
     is_large,
+    yield_the_cpu,
 )
 from shadowserve.metrics.variant import VariantMetrics
 from shadowserve.store.memory import MemoryStore
@@ -54,7 +58,9 @@ def test_large_answers_are_compared_in_the_worker_as_they_would_be_in_place() ->
     assert len(pairs[0][0].response_body) > OFFLOAD_BYTES
 
     store = MemoryStore()
-    aggregator = Aggregator(store, VariantMetrics(CollectorRegistry()))
+    # At normal priority: on a busy test machine idle CPU may be long in coming.
+    settings = AggregatorSettings(compare_at_idle_priority=False, compare_wait_at_stop=60)
+    aggregator = Aggregator(store, VariantMetrics(CollectorRegistry()), settings)
     aggregator.start()
     for production, shadow in pairs:
         aggregator(production)
@@ -65,14 +71,20 @@ def test_large_answers_are_compared_in_the_worker_as_they_would_be_in_place() ->
         ((_, stored),) = tx.find_aggregates("pair", SCOPE)
     found = PairAggregate.from_json(stored)
     expected = OutputAggregate()
-    settings = CompareSettings()
+    compare = CompareSettings()
     for production, shadow in pairs:
         answers = [(leg.response_body, JSON) for leg in (production, shadow)]
-        compare_pair(answers[0], answers[1], settings, expected)
+        compare_pair(answers[0], answers[1], compare, expected)
         if shadow.repeat is not None:
-            compare_probe(answers[1], (shadow.repeat.body, JSON), settings, expected)
+            compare_probe(answers[1], (shadow.repeat.body, JSON), compare, expected)
     assert aggregator.offloaded.sent == 15 and aggregator.offloaded.uncompared == 0
     assert found.pairs == found.both_succeeded == 12
     assert found.outputs.compared == 12 and found.outputs.probes == 3
     assert found.outputs.to_json() == expected.to_json()
     assert sum(found.outputs.signatures.values()) == 4  # the four pairs whose label differs
+
+
+def test_the_worker_runs_only_on_idle_cpu() -> None:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn, initializer=yield_the_cpu) as worker:
+        assert worker.submit(os.sched_getscheduler, 0).result() == os.SCHED_IDLE

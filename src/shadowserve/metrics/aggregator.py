@@ -42,6 +42,11 @@ class AggregatorSettings:
     # as unpaired; beyond the shadow timeout, so slow shadows still pair.
     pair_wait_seconds: float = 90.0
     max_waiting_pairs: int = 100_000
+    # The worker comparing large answers runs only on otherwise idle CPU (off: for tests on a
+    # busy machine, where idle CPU may not come for a while).
+    compare_at_idle_priority: bool = True
+    # At stop, how long the large answers still being compared are waited for.
+    compare_wait_at_stop: float = 10.0
 
 
 class Aggregator(QueuedConsumer):
@@ -62,7 +67,7 @@ class Aggregator(QueuedConsumer):
         self._pairs: dict[AggregateKey, PairAggregate] = {}
         self._waiting: dict[_PairKey, tuple[InvocationEvent, float]] = {}
         self._flushed = time.monotonic()
-        self.offloaded = OffloadedComparisons()
+        self.offloaded = OffloadedComparisons(self._settings.compare_at_idle_priority)
         self.processed = 0
 
     def handle(self, event: InvocationEvent) -> None:
@@ -76,7 +81,7 @@ class Aggregator(QueuedConsumer):
 
     def finish(self) -> None:
         self._expire(everything=True)
-        self._take_offloaded(wait=True)
+        self._take_offloaded(wait=self._settings.compare_wait_at_stop)
         self.offloaded.shutdown()
         self._flush()
 
@@ -121,7 +126,7 @@ class Aggregator(QueuedConsumer):
         else:
             comparison(first, second, settings, self._pairs[key].outputs)
 
-    def _take_offloaded(self, wait: bool = False) -> None:
+    def _take_offloaded(self, wait: float = 0.0) -> None:
         """Merge the comparisons the worker process has sent back (into the interval they
         belong to: one flushed meanwhile is added to, as flushes merge)."""
         for key, outputs in self.offloaded.results(wait):
