@@ -56,6 +56,16 @@ def test_json_fields_are_named_by_pointer_and_key_order_never_matters() -> None:
     assert differing == {"label:/label", "score:/score", "label:/a~1b"}
 
 
+@pytest.mark.parametrize("body", [b'{"score": NaN, "low": -Infinity}',
+                                  b'{"id": 123456789012345678901234567890}',
+                                  '{"label": "caf\u00e9"}'.encode("utf-16")])  # fmt: skip
+def test_json_only_pythons_parser_reads_is_still_json(body: bytes) -> None:
+    # What Python models write with json.dumps (NaN), big integers, UTF-16: orjson refuses
+    # them, the standard library reads them.
+    parsed = parse_output(body, "application/json")
+    assert parsed.format == "json" and parsed.leaves
+
+
 def test_missing_fields_and_different_types_disagree() -> None:
     assert _compare({"a": 1}, {"b": 1}) == {"label:/a", "label:/b"}
     assert _compare([0.5, 0.5], [0.5, 0.5, 0.5]) == {"score:/2"}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from shadowserve.comparison.settings import escape
 
@@ -87,7 +88,7 @@ def _sniffed(body: bytes) -> str:
     stripped = body.lstrip()[:1]
     if stripped in (b"{", b"[", b'"') or stripped.isdigit() or stripped == b"-":
         try:
-            json.loads(body)
+            _loads(body)
             return "json"
         except ValueError:
             pass
@@ -98,11 +99,21 @@ def _sniffed(body: bytes) -> str:
     return "text" if all(char.isprintable() or char in "\t\r\n" for char in text) else "bytes"
 
 
+def _loads(body: bytes) -> Any:
+    """orjson: five to ten times the standard library's speed (#16: a 1 MB array of numbers
+    in 12 ms, not 60). What it refuses and Python's json reads (NaN and Infinity, which
+    Python models write; integers past 64 bits; UTF-16) goes to the standard library."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
 def _document(kind: str, body: bytes) -> Any:
     if kind == "json":
-        return json.loads(body)
+        return _loads(body)
     if kind == "jsonlines":
-        return [json.loads(line) for line in body.splitlines() if line.strip()]
+        return [_loads(line) for line in body.splitlines() if line.strip()]
     if kind == "csv":
         text = body.decode("utf-8")
         return [[_cell(cell) for cell in row] for row in csv.reader(io.StringIO(text)) if row]
