@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
@@ -28,6 +29,7 @@ from shadowserve.store.memory import MemoryStore
 
 SCOPE = Scope("123456789012", "us-east-1")
 JSON = "application/json"
+TIME = datetime(2026, 12, 3, 7, 0, 1, tzinfo=UTC)  # every pair in one 10 s interval
 
 
 def _answer(index: int, label: str) -> bytes:
@@ -43,7 +45,7 @@ def _leg(role: Role, index: int, body: bytes, repeat: bytes | None = None) -> In
         request_body=b"{}", request_content_type=JSON, accept=None, response_body=body,
         response_content_type=JSON, status=200, model_latency_us=1000 + index,
         overhead_latency_us=100, error_kind=None, mirrored=role == Role.PRODUCTION,
-        repeat=again,
+        repeat=again, time=TIME,
     )  # fmt: skip
 
 
