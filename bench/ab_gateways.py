@@ -76,8 +76,9 @@ def run(variants: dict[str, Variant], label: str, rate: float, rounds: int, pair
         cells: tuple[str, ...]) -> dict[str, Any]:  # fmt: skip
     share_the_cores()
     production = Stub("fast")
-    # One stub per mode (two cells share "fast": a stub made twice was one left running).
-    modes = dict.fromkeys(mode for _, mode, *_ in MODES if mode is not None)
+    # One stub per mode the cells run (two cells share "fast": a stub made twice was one left
+    # running).
+    modes = dict.fromkeys(mode for name, mode, *_ in MODES if name in cells and mode is not None)
     stubs = {mode: Stub(mode) for mode in modes}
     results: dict[str, Any] = {"lever": label, "rate": rate, "rounds": rounds, "pairs": pairs,
                                "segment_seconds": SEGMENT_SECONDS, "modes": {}}  # fmt: skip
