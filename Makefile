@@ -44,14 +44,14 @@ test: $(STAMP) system-deps
 test-ray: $(RAY_STAMP) system-deps
 	$(BIN)/python -m pytest -q tests/on_ray
 
-# Benchmarks and the soak run (not part of `make test`): about 20 minutes, loopback only;
+# Benchmarks and the soak run (not part of `make test`): about 22 minutes, loopback only;
 # see docs/benchmarks.md and docs/reliability.md. `bench.run --shared` repeats the shadow
 # isolation cells with nothing pinned (one box everything shares); `bench.ab_gateways`
 # runs the gateway as #16 found it (d5add74, from git) beside this tree's, side by side.
 bench: $(STAMP) system-deps
 	timeout 390 $(BIN)/python -m bench.run --out bench/results
 	timeout 300 $(BIN)/python -m bench.run --shared --out bench/results
-	timeout 480 $(BIN)/python -m bench.ab_gateways --against d5add74 --out bench/results
+	timeout 600 $(BIN)/python -m bench.ab_gateways --against d5add74 --out bench/results
 	timeout 180 $(BIN)/python -m bench.shedding --out bench/results
 	timeout 300 $(BIN)/python -m bench.shadow_priority --out bench/results
 	timeout 210 $(BIN)/python -m bench.soak --out bench/results
