@@ -66,6 +66,14 @@ def test_json_only_pythons_parser_reads_is_still_json(body: bytes) -> None:
     assert parsed.format == "json" and parsed.leaves
 
 
+def test_answers_without_a_content_type_are_sniffed_and_too_deep_ones_are_bytes() -> None:
+    assert parse_output(b'{"label": "cat"}', None).format == "json"
+    assert parse_output(b"a plain answer", None).format == "text"
+    deep = b"[" * 100_000 + b"]" * 100_000  # past both parsers' depth: never an exception
+    assert parse_output(deep, None).format == "bytes"
+    assert parse_output(deep, "application/json").format == "bytes"
+
+
 def test_missing_fields_and_different_types_disagree() -> None:
     assert _compare({"a": 1}, {"b": 1}) == {"label:/a", "label:/b"}
     assert _compare([0.5, 0.5], [0.5, 0.5, 0.5]) == {"score:/2"}

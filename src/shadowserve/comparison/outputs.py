@@ -53,9 +53,13 @@ class ParsedOutput:
 
 def parse_output(body: bytes, content_type: str | None) -> ParsedOutput:
     media = (content_type or "").split(";", 1)[0].strip().lower()
-    kind = _declared(media) or (_sniffed(body) if media in UNDECLARED else "bytes")
     try:
-        document = _document(kind, body)
+        kind = _declared(media)
+        document: Any = _UNREAD
+        if kind is None:
+            kind, document = _sniffed(body) if media in UNDECLARED else ("bytes", _UNREAD)
+        if document is _UNREAD:
+            document = _document(kind, body)
     except (ValueError, UnicodeDecodeError, csv.Error, RecursionError):
         return ParsedOutput("bytes", body)
     if kind == "text":
@@ -66,6 +70,9 @@ def parse_output(body: bytes, content_type: str | None) -> ParsedOutput:
     if not _walk(document, "", "", parsed):
         return ParsedOutput("bytes", body)
     return parsed
+
+
+_UNREAD = object()  # a document not read yet
 
 
 def _declared(media: str) -> str | None:
@@ -82,21 +89,23 @@ def _declared(media: str) -> str | None:
     return None
 
 
-def _sniffed(body: bytes) -> str:
+def _sniffed(body: bytes) -> tuple[str, Any]:
+    """The kind of an answer whose content type says nothing, and its document when telling
+    meant reading it (JSON: read once, not again by ``_document``)."""
     if body.startswith(NPY_MAGIC):
-        return "npy"
+        return "npy", _UNREAD
     stripped = body.lstrip()[:1]
     if stripped in (b"{", b"[", b'"') or stripped.isdigit() or stripped == b"-":
         try:
-            _loads(body)
-            return "json"
+            return "json", _loads(body)
         except ValueError:
             pass
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return "bytes"
-    return "text" if all(char.isprintable() or char in "\t\r\n" for char in text) else "bytes"
+        return "bytes", _UNREAD
+    printable = all(char.isprintable() or char in "\t\r\n" for char in text)
+    return ("text", text) if printable else ("bytes", _UNREAD)
 
 
 def _loads(body: bytes) -> Any:
