@@ -10,10 +10,13 @@ of 0 wakes the thread for every event, as before.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 
 from shadowserve.events.invocations import InvocationEvent
+
+log = logging.getLogger(__name__)
 
 # How often consumers take the events off the request path. Metrics, captures and the event
 # log see an event at most this much later; nothing the request path does waits for them.
@@ -91,4 +94,7 @@ class QueuedConsumer:
     def _drain(self) -> None:
         inbox = self._inbox
         while inbox:
-            self.handle(inbox.popleft())
+            try:
+                self.handle(inbox.popleft())
+            except Exception:  # one bad event must not stop the consumer for good
+                log.exception("%s: an event could not be handled", self._thread.name)

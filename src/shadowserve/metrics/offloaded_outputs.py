@@ -101,14 +101,20 @@ class OffloadedComparisons:
                             "pairs go uncompared")  # fmt: skip
             self.uncompared += 1
             return
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                # Spawned, not forked: the gateway has threads and an event loop.
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=yield_the_cpu if self._idle_priority else None,
-            )
-        future = self._pool.submit(comparison, first, second, settings, None)
+        try:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    # Spawned, not forked: the gateway has threads and an event loop.
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=yield_the_cpu if self._idle_priority else None,
+                )
+            future = self._pool.submit(comparison, first, second, settings, None)
+        except (OSError, RuntimeError):  # no process to be had (limits), or a broken pool
+            log.exception("cannot send a comparison to the worker process")
+            self.uncompared += 1
+            self._restart()
+            return
         self._pending.append((key, size, future))
         self._in_flight_bytes += size
         self.sent += 1
