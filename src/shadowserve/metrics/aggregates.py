@@ -99,7 +99,7 @@ class PairAggregate:
 
     def add(self, production: InvocationEvent, shadow: InvocationEvent) -> bool:
         """Count the pair; True when both legs succeeded, and so their outputs are to be
-        compared (``outputs.merge(compare_pair(...))``, here or in another process)."""
+        compared (``compare_pair`` into ``outputs``, or in the worker process and merged)."""
         self.pairs += 1
         self.status_agree += production.status == shadow.status
         if not (production.succeeded and shadow.succeeded):

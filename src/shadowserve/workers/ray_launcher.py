@@ -182,7 +182,7 @@ class RayLauncher:
             stop.start()
         for stop in stops:
             stop.join()
-        for identity in {name[len(PREFIX) :].split(":")[0] for name in names}:
+        for identity in {_pool_of(name) for name in names}:
             self.released(identity)
 
     def collect(self, identities: set[str]) -> None:
@@ -194,7 +194,7 @@ class RayLauncher:
         self._last_collect = now
         claimed = {identity[:24] for identity in identities}
         for name in _named_actors():
-            identity = name[len(PREFIX) :].split(":")[0]
+            identity = _pool_of(name)
             if identity in claimed:
                 self._unclaimed.pop(name, None)
                 continue
@@ -226,6 +226,11 @@ class RayLauncher:
 def _named_actors() -> list[str]:
     """The names of this namespace's shadowserve actors."""
     return [name for name in ray.util.list_named_actors() if name.startswith(PREFIX)]
+
+
+def _pool_of(name: str) -> str:
+    """The (shortened) pool identity an actor's name starts with."""
+    return name[len(PREFIX) :].split(":", 1)[0]
 
 
 def _kill_named(name: str) -> None:
