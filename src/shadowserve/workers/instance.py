@@ -4,12 +4,16 @@ only this; the launchers (workers/launchers.py, workers/ray_launcher.py) make th
 
 from __future__ import annotations
 
+import http.client
 from enum import StrEnum
 from typing import Protocol
-
-import httpx
+from urllib.parse import urlsplit
 
 from shadowserve.services.runtime import Placement
+
+PING_TIMEOUT_SECONDS = 5.0
+# A /ping's answer is read up to this much; a longer one is not kept alive.
+PING_BODY_LIMIT = 64 * 1024
 
 
 class WorkerState(StrEnum):
@@ -39,7 +43,7 @@ class Instance(Protocol):
 
     def start(self) -> None: ...
 
-    def poll(self, client: httpx.Client) -> None:
+    def poll(self, checks: HealthChecks) -> None:
         """Update ``state`` and ``url`` (its process, then ``GET /ping``)."""
         ...
 
@@ -66,12 +70,67 @@ def placement(instance: Instance) -> Placement:
     return Placement(instance.name, instance.node, instance.state == WorkerState.HEALTHY)
 
 
-def pings(client: httpx.Client, url: str) -> bool:
-    """Whether the model server at ``url`` answers ``GET /ping`` with 200."""
-    try:
-        return client.get(f"{url}/ping", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
+class HealthChecks:
+    """``GET /ping`` to model servers, over one kept-alive connection per server.
+
+    Used by one thread at a time (a supervisor's). The standard library's client rather than
+    httpx: the supervisor pings every instance four times a second, and an httpx ping cost
+    ~0.9 ms of CPU against ~0.3 ms here — a fifth of an idle gateway's CPU went to pings
+    (#16, docs/benchmarks.md).
+    """
+
+    def __init__(self, timeout: float = PING_TIMEOUT_SECONDS) -> None:
+        self._timeout = timeout
+        self._connections: dict[str, http.client.HTTPConnection] = {}
+        self._used: set[str] = set()
+
+    def answers(self, url: str) -> bool:
+        """Whether the model server at ``url`` answers ``GET /ping`` with 200. A kept-alive
+        connection the server has closed since is replaced once before it counts as down."""
+        self._used.add(url)
+        reused = url in self._connections
+        healthy = self._ping(url)
+        if healthy is None and reused:
+            healthy = self._ping(url)
+        return bool(healthy)
+
+    def forget_unused(self) -> None:
+        """Close the connections of servers not pinged since the last call (gone workers)."""
+        for url in set(self._connections) - self._used:
+            self._connections.pop(url).close()
+        self._used = set()
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+    def _ping(self, url: str) -> bool | None:
+        """True or False as the server answered; None if the connection failed."""
+        connection = self._connections.get(url)
+        if connection is None:
+            parts = urlsplit(url)
+            if parts.scheme != "http" or parts.hostname is None:
+                return False
+            connection = http.client.HTTPConnection(
+                parts.hostname, parts.port or 80, timeout=self._timeout
+            )
+            self._connections[url] = connection
+        try:
+            connection.request("GET", "/ping")
+            response = connection.getresponse()
+            response.read(PING_BODY_LIMIT)
+            if not response.isclosed():  # more than the limit: not worth keeping
+                self._drop(url)
+            return response.status == 200
+        except (OSError, http.client.HTTPException):
+            self._drop(url)
+            return None
+
+    def _drop(self, url: str) -> None:
+        connection = self._connections.pop(url, None)
+        if connection is not None:
+            connection.close()
 
 
 def after_ping(state: WorkerState, healthy: bool) -> WorkerState:

@@ -12,11 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from shadowserve.logs.pump import pump
 from shadowserve.logs.store import LineWriter
-from shadowserve.workers.instance import WorkerState, after_ping, pings
+from shadowserve.workers.instance import HealthChecks, WorkerState, after_ping
 
 LOAD_FAILED_EXIT = 3
 RESTART_BACKOFF_MAX = 30.0
@@ -93,7 +91,7 @@ class Worker:
         self.state = WorkerState.STARTING
         self.healthy_since = None
 
-    def poll(self, client: httpx.Client) -> None:
+    def poll(self, checks: HealthChecks) -> None:
         """Update ``state`` from the process and ``GET /ping``."""
         if self.process is not None and self.process.poll() is not None:
             self._exited(self.process.returncode)
@@ -102,7 +100,7 @@ class Worker:
             self.url = self._read_url()
             if self.url is None:
                 return
-        healthy = pings(client, self.url)
+        healthy = checks.answers(self.url)
         if healthy and self.state != WorkerState.HEALTHY:
             self.healthy_since = time.monotonic()
         self.state = after_ping(self.state, healthy)

@@ -26,7 +26,6 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import ray
 from ray.util.placement_group import (
     PlacementGroup,
@@ -37,7 +36,7 @@ from ray.util.placement_group import (
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from shadowserve.workers.artifacts import ArtifactCache, ArtifactError
-from shadowserve.workers.instance import Instance, WorkerState, after_ping, pings
+from shadowserve.workers.instance import HealthChecks, Instance, WorkerState, after_ping
 from shadowserve.workers.instance_types import (
     InstanceResources,
     InstanceTypeError,
@@ -285,7 +284,7 @@ class RayInstance:
     def start(self) -> None:
         self._actor = self._actor_class.remote(self._spec)
 
-    def poll(self, client: httpx.Client) -> None:
+    def poll(self, checks: HealthChecks) -> None:
         if self._actor is None or self.state == WorkerState.STOPPED:
             return
         if self._pending is None:
@@ -299,9 +298,9 @@ class RayInstance:
         except Exception as exc:  # the actor died (Ray restarts it) or cannot be reached
             self._lost(f"the instance's actor is not answering: {type(exc).__name__}")
             return
-        self._take(status, client)
+        self._take(status, checks)
 
-    def _take(self, status: dict[str, Any], client: httpx.Client) -> None:
+    def _take(self, status: dict[str, Any], checks: HealthChecks) -> None:
         for stamp, text in status["lines"]:
             self._writer.write(text, stamp)
         self._cursor = status["cursor"]
@@ -320,7 +319,7 @@ class RayInstance:
             self.state, self.failure = WorkerState.FAILED, status["failure"]
             return
         self.url = status["url"]
-        healthy = self.url is not None and pings(client, self.url)
+        healthy = self.url is not None and checks.answers(self.url)
         self.state = after_ping(self.state, healthy)
         self.failure = None if healthy else status["failure"]
 

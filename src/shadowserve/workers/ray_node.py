@@ -21,11 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import httpx
-
 from shadowserve.workers.artifacts import unpacked
 from shadowserve.workers.environments import ModelEnvironments
-from shadowserve.workers.instance import WorkerState
+from shadowserve.workers.instance import HealthChecks, WorkerState
 from shadowserve.workers.process import Worker, WorkerSpec
 
 TEND_INTERVAL = 0.25  # seconds between the actor's own looks at its worker
@@ -168,13 +166,16 @@ class NodeInstance:
     def _tend(self) -> None:
         """Watch the worker as the local supervisor does: a dead one restarts with backoff,
         a model that cannot load stays failed."""
-        with httpx.Client() as client:
+        checks = HealthChecks()
+        try:
             while not self._stopped.wait(TEND_INTERVAL):
                 worker = self._worker
                 if worker is None:
                     continue
-                worker.poll(client)
+                worker.poll(checks)
                 worker.tend(time.monotonic())
+        finally:
+            checks.close()
 
 
 def _unpacked(root: Path, digest: str, data: bytes | None, spec: NodeSpec) -> Path:

@@ -17,15 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import httpx
-
 from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, ShadowRoute, VariantRoute
 from shadowserve.domain.arns import Scope, endpoint_log_group
 from shadowserve.domain.resources import EndpointConfig, Model, ProductionVariant
 from shadowserve.logs.store import LogStore
 from shadowserve.services.runtime import Deployment, DeployResult, DeployState, Placement
 from shadowserve.workers.artifacts import ArtifactError
-from shadowserve.workers.instance import Instance, placement
+from shadowserve.workers.instance import HealthChecks, Instance, placement
 from shadowserve.workers.launchers import InstancePlan, Launcher
 from shadowserve.workers.pool import VariantPool
 from shadowserve.workers.process import Worker
@@ -121,13 +119,13 @@ class WorkerRuntime:
 
     # Supervision
 
-    def supervise(self, client: httpx.Client) -> None:
+    def supervise(self, checks: HealthChecks) -> None:
         """One supervision pass: poll every worker, restart dead ones, publish health."""
         with self._lock:
             pools = [pool for state in self._endpoints.values() for pool in _pools_of(state)]
         for pool in pools:
             for worker in pool.workers:
-                worker.poll(client)
+                worker.poll(checks)
             pool.refresh()
 
     def shutdown(self) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
-
 from shadowserve.periodic import PeriodicWork
+from shadowserve.workers.instance import HealthChecks
 from shadowserve.workers.runtime import WorkerRuntime
 
 
@@ -18,14 +17,15 @@ class Supervisor(PeriodicWork):
         super().__init__("supervisor", interval)
         self._runtime = runtime
         self._leads = leads
-        self._client = httpx.Client()
+        self._checks = HealthChecks()
 
     def stop(self) -> None:
         super().stop()
         self._runtime.shutdown()
-        self._client.close()
+        self._checks.close()
 
     def run_once(self) -> None:
-        self._runtime.supervise(self._client)
+        self._runtime.supervise(self._checks)
+        self._checks.forget_unused()
         if self._leads():  # a follower holds no pools: everything would look unclaimed
             self._runtime.collect()
