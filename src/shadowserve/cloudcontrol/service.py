@@ -205,7 +205,9 @@ def _record(plane: ControlPlane, scope: Scope, operation: Operation, type_name: 
         repo.tx.enqueue(QUEUE, scope, request.request_token)
         return request
 
-    return plane.write(scope, work)
+    recorded = plane.write(scope, work)
+    plane.cloudcontrol_queued.set()  # after the commit: the worker's claim then finds it
+    return recorded
 
 
 def _claim_client_token(repo: Any, scope: Scope, token: str, request: ResourceRequest,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from shadowserve.domain.arns import ResourceKind, Scope, resource_arn
@@ -26,6 +27,9 @@ class ControlPlane:
     # DescribeEndpoint and the dashboard); None: every instance is on this machine, and
     # DescribeEndpoint reports the counts asked for.
     placements: InstancePlacements | None = None
+    # Set when a Cloud Control request is queued here: the worker that carries requests on
+    # polls the queue only now and then while it is empty (cloudcontrol/worker.py).
+    cloudcontrol_queued: threading.Event = field(default_factory=threading.Event)
 
     @contextmanager
     def repository(self, scope: Scope) -> Iterator[Repository]:
