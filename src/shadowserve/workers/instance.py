@@ -75,7 +75,7 @@ class HealthChecks:
 
     Used by one thread at a time (a supervisor's). The standard library's client rather than
     httpx: the supervisor pings every instance four times a second, and an httpx ping cost
-    ~0.9 ms of CPU against ~0.3 ms here — a fifth of an idle gateway's CPU went to pings
+    ~0.9 ms of CPU against ~0.3 ms here — a third of an idle gateway's CPU went to pings
     (#16, docs/benchmarks.md).
     """
 
@@ -97,13 +97,12 @@ class HealthChecks:
     def forget_unused(self) -> None:
         """Close the connections of servers not pinged since the last call (gone workers)."""
         for url in set(self._connections) - self._used:
-            self._connections.pop(url).close()
+            self._drop(url)
         self._used = set()
 
     def close(self) -> None:
-        for connection in self._connections.values():
-            connection.close()
-        self._connections.clear()
+        for url in list(self._connections):
+            self._drop(url)
 
     def _ping(self, url: str) -> bool | None:
         """True or False as the server answered; None if the connection failed."""
