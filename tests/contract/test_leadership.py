@@ -30,10 +30,16 @@ class Candidate:
 
 
 def _terminate(url: str, pid: int) -> None:
+    """End a session and return once it has ended (pg_terminate_backend only signals it; the
+    advisory lock is free once the backend has exited, which on a busy machine is later)."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        # PostgreSQL 14+: waits up to the timeout (ms) for the backend to exit, else warns.
+        ended = connection.execute(
+            text("SELECT pg_terminate_backend(:pid, 60000)"), {"pid": pid}
+        ).scalar()
     engine.dispose()
+    assert ended, f"session {pid} did not end"
 
 
 def test_one_leads_until_its_session_ends_and_then_its_writes_are_refused(url: str) -> None:
