@@ -189,7 +189,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     coordination = Coordination(store, routing, settings.gateway(), settings.database_url(),
                                 release_workers=runtime.shutdown)  # fmt: skip
     reconciler = Reconciler(replace(plane, store=coordination.fenced()),
-                            settings.reconcile_interval, leads=coordination.leads)  # fmt: skip
+                            settings.reconcile_interval, leads=coordination.leads,
+                            epoch=coordination.leadership.epoch)  # fmt: skip
     requests = RequestWorker(plane, min(0.2, settings.reconcile_interval),
                              owner=settings.gateway(),
                              lease_seconds=settings.cloudcontrol_lease_seconds)  # fmt: skip

@@ -174,3 +174,31 @@ def test_work_is_claimed_by_one_owner_until_its_lease_ends(store: Store) -> None
     assert first[0] not in taken and first[1] in taken
     with store.transaction() as tx:
         assert tx.claim("other", "gw-1", now=1.0, lease_seconds=1.0, limit=10) == [(WEST, "z")]
+
+
+def test_stored_tells_any_change_of_the_kinds_asked_for(store: Store) -> None:
+    def look() -> list[tuple[str, str, str, str, int, str]]:
+        with store.transaction() as tx:
+            return tx.stored([MODEL])
+
+    with store.transaction() as tx:
+        tx.insert(_doc("b", size=1))
+        tx.insert(_doc("a", WEST))
+        tx.insert(Document(ResourceKind.ENDPOINT, EAST, "ep", {"Name": "ep"}))
+    first = look()
+    assert [(row[0], row[2], row[3], row[4]) for row in first] == [
+        (MODEL, "us-east-1", "b", 1), (MODEL, "us-west-2", "a", 1)]  # fmt: skip
+    assert look() == first  # nothing written: the same
+    with store.transaction() as tx:
+        found = tx.get(MODEL, EAST, "b")
+        assert found is not None
+        tx.delete(found)
+        tx.insert(_doc("b", size=2))  # the same name and version, another body
+    recreated = look()
+    assert recreated != first and recreated[0][4] == 1
+    with store.transaction() as tx:
+        tx.put_tags("arn:x", [("k", "1"), ("other", "2")])
+        tx.put_tags("arn:w", [("k", "3")])
+    with store.transaction() as tx:
+        assert tx.tagged("k") == [("arn:w", "3"), ("arn:x", "1")]
+    assert look() == recreated  # tags are not resources

@@ -43,6 +43,18 @@ def advance(repo: Repository, found: Loaded[InferenceExperiment], now: datetime)
         repo.save(found)
 
 
+def due(experiment: InferenceExperiment, now: datetime) -> datetime | None:
+    """When ``advance`` would next change the experiment if nothing else is written: ``now``
+    for a status that moves by itself, the schedule's start (Created) or end (Running), None
+    when only a request can move it (finished, or running without an end)."""
+    if experiment.status == S.CREATED:
+        start = experiment.schedule.start_time
+        return start if start is not None and start > now else now
+    if experiment.status == S.RUNNING:
+        return experiment.schedule.end_time
+    return now if experiment.status in _STEPS else None
+
+
 def cancel(
     repo: Repository, found: Loaded[InferenceExperiment], reason: str, now: datetime
 ) -> None:

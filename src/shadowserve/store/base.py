@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -55,6 +56,16 @@ class Transaction(Protocol):
 
     def delete(self, document: Document) -> None:
         """Delete a document read earlier; raises StaleWrite if it changed since."""
+        ...
+
+    def stored(self, kinds: Sequence[str]) -> list[tuple[str, str, str, str, int, str]]:
+        """(kind, account, region, name key, version, body as stored) of every document of
+        these kinds, in that order: what changed since an earlier look, told without parsing
+        a single body (the reconciler's check for "nothing to do")."""
+        ...
+
+    def tagged(self, key: str) -> list[tuple[str, str]]:
+        """(ARN, value) of every resource that has a tag of this key, by ARN."""
         ...
 
     def tags(self, arn: str) -> list[tuple[str, str]]: ...

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -72,6 +73,18 @@ class MemoryTransaction:
 
     def delete(self, document: Document) -> None:
         del self._s.documents[self._checked(document)]
+
+    def stored(self, kinds: Sequence[str]) -> list[tuple[str, str, str, str, int, str]]:
+        wanted = {str(kind) for kind in kinds}
+        return sorted(
+            (kind, scope.account, scope.region, name_key, doc.version,
+             json.dumps(doc.body, sort_keys=True))
+            for (kind, scope, name_key), doc in self._s.documents.items()
+            if kind in wanted
+        )  # fmt: skip
+
+    def tagged(self, key: str) -> list[tuple[str, str]]:
+        return sorted((arn, tags[key]) for arn, tags in self._s.tags.items() if key in tags)
 
     def tags(self, arn: str) -> list[tuple[str, str]]:
         return list(self._s.tags.get(arn, {}).items())

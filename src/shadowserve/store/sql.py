@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -168,6 +168,21 @@ class SqlTransaction:
         )
         if result.rowcount != 1:
             raise StaleWrite(document.name_key)
+
+    def stored(self, kinds: Sequence[str]) -> list[tuple[str, str, str, str, int, str]]:
+        c = resources.c
+        rows = self._c.execute(
+            select(c.kind, c.account, c.region, c.name_key, c.version, c.body)
+            .where(c.kind.in_([str(kind) for kind in kinds]))
+            .order_by(c.kind, c.account, c.region, c.name_key)
+        )
+        return [tuple(row) for row in rows]
+
+    def tagged(self, key: str) -> list[tuple[str, str]]:
+        rows = self._c.execute(
+            select(tags.c.arn, tags.c.tag_value).where(tags.c.tag_key == key).order_by(tags.c.arn)
+        )
+        return [(row.arn, row.tag_value) for row in rows]
 
     def tags(self, arn: str) -> list[tuple[str, str]]:
         rows = self._c.execute(
