@@ -13,6 +13,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from shadowserve.comparison.aggregate import OutputAggregate
+from shadowserve.comparison.fields import MAX_LABELS, OTHER_LABEL, FieldAggregate, LabelField
 from shadowserve.comparison.outputs import parse_output
 from shadowserve.comparison.settings import CompareSettings
 from shadowserve.comparison.summary import summarize
@@ -213,3 +214,22 @@ def test_agreement_leaves_out_noise_and_ignored_fields() -> None:
     assert "10 noise probes" in summary["noise"][0]["found_by"]
     ignored = summarize(aggregate, CompareSettings(ignore=("/y",)), 0.95)
     assert _field(ignored, "label:/y")["ignored"]
+
+
+def test_labels_past_the_limit_count_as_other_also_after_a_merge_and_a_reload() -> None:
+    kept = LabelField()
+    for index in range(MAX_LABELS):
+        kept.add(f"p{index}", "same", False)
+    kept.add("one-more", "same", False)
+    assert (OTHER_LABEL, "same") in kept.confusion
+    elsewhere = LabelField()
+    elsewhere.add("late", "late", True)
+    reloaded = FieldAggregate.from_json(kept.to_json())
+    assert isinstance(reloaded, LabelField)
+    reloaded.add("p1", "same", False)  # its labels are known now
+    reloaded.merge(elsewhere)  # keys that came in by merge are known to the next add
+    reloaded.add("late", "x", False)
+    reloaded.add("p0", "late", False)
+    assert ("late", "x") in reloaded.confusion and ("p0", "late") in reloaded.confusion
+    reloaded.add("never-seen", "y", False)
+    assert (OTHER_LABEL, "y") in reloaded.confusion

@@ -127,13 +127,26 @@ class LabelField(FieldAggregate):
     confusion: dict[tuple[str, str], int] = field(default_factory=dict)  # (production, shadow)
 
     def add(self, production: str, shadow: str, agree: bool) -> bool:
-        key = (self._kept(production, 0), self._kept(shadow, 1))
-        self.confusion[key] = self.confusion.get(key, 0) + 1
+        seen = self._labels()
+        key = (_kept(production, seen[0]), _kept(shadow, seen[1]))
+        count = self.confusion.get(key, 0)
+        self.confusion[key] = count + 1
+        if not count:
+            seen[0].add(key[0])
+            seen[1].add(key[1])
+            self.__dict__["_seen_labels"] = (len(self.confusion), *seen)
         return self.counted(agree)
 
-    def _kept(self, label: str, side: int) -> str:
-        seen = {key[side] for key in self.confusion}
-        return label if label in seen or len(seen) < MAX_LABELS else OTHER_LABEL
+    def _labels(self) -> tuple[set[str], set[str]]:
+        """Each side's labels in the confusion matrix. Kept beside it, not a field: taking
+        them from the matrix at every pair cost ~190 µs a pair once 60 labels had met (#16);
+        rebuilt when keys came in by another way than ``add`` (merge, from_json)."""
+        known = self.__dict__.get("_seen_labels")
+        if known is None or known[0] != len(self.confusion):
+            known = (len(self.confusion), {key[0] for key in self.confusion},
+                     {key[1] for key in self.confusion})  # fmt: skip
+            self.__dict__["_seen_labels"] = known
+        return known[1], known[2]
 
     def merge(self, other: FieldAggregate) -> None:
         super().merge(other)
@@ -169,6 +182,10 @@ class BytesField(FieldAggregate):
         self.production_bytes += len(production)
         self.shadow_bytes += len(shadow)
         return self.counted(production == shadow)
+
+
+def _kept(label: str, seen: set[str]) -> str:
+    return label if label in seen or len(seen) < MAX_LABELS else OTHER_LABEL
 
 
 def _normalized(text: str) -> str:
