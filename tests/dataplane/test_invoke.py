@@ -38,6 +38,18 @@ def test_headers_in_and_out(container_endpoint: tuple[Models, str]) -> None:
     assert response["ResponseMetadata"]["RequestId"]  # x-amzn-RequestId, as on every answer
 
 
+def test_the_region_of_the_signature_is_the_region_invoked(
+    dp_server: Any, container_endpoint: tuple[Models, str]
+) -> None:
+    _, endpoint = container_endpoint
+    west = client(dp_server.url, "sagemaker-runtime", region="us-west-2")
+    with pytest.raises(ClientError) as excinfo:
+        west.invoke_endpoint(EndpointName=endpoint, Body=b"{}", ContentType="application/json")
+    assert _error(excinfo)["Error"]["Message"] == (
+        f"Endpoint {endpoint} of account 123456789012 not found."
+    )
+
+
 def test_model_error_carries_the_original_status_and_message(
     container_endpoint: tuple[Models, str],
 ) -> None:
