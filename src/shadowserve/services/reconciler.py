@@ -76,6 +76,7 @@ class Reconciler(PeriodicWork):
         now = self._plane.clock.now()
         if self._settled is not None and self._settled.holds(before, now):
             return
+        self._settled = None  # a pass that fails half-way leaves nothing remembered
         with self._plane.store.transaction() as tx:
             experiments = [(s, e.value.name) for s, e in all_scopes(tx, InferenceExperiment)]
             endpoints = [(s, e.value.endpoint_name) for s, e in all_scopes(tx, Endpoint)]
