@@ -60,8 +60,8 @@ class Transaction(Protocol):
 
     def stored(self, kinds: Sequence[str]) -> list[tuple[str, str, str, str, int, str]]:
         """(kind, account, region, name key, version, body as stored) of every document of
-        these kinds, in that order: what changed since an earlier look, told without parsing
-        a single body (the reconciler's check for "nothing to do")."""
+        these kinds, sorted by the first four: two looks differ when anything of them was
+        written in between, told without parsing a body (the reconciler's "nothing to do")."""
         ...
 
     def tagged(self, key: str) -> list[tuple[str, str]]:
