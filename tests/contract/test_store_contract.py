@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from shadowserve.config import sqlite_url
 from shadowserve.domain.arns import ResourceKind, Scope
 from shadowserve.domain.errors import StaleWrite
-from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError, Store
+from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError, Store, StoredRow
 from shadowserve.store.memory import MemoryStore
 from shadowserve.store.schema import metadata
 from shadowserve.store.sql import SqlStore
@@ -177,7 +177,7 @@ def test_work_is_claimed_by_one_owner_until_its_lease_ends(store: Store) -> None
 
 
 def test_stored_tells_any_change_of_the_kinds_asked_for(store: Store) -> None:
-    def look() -> list[tuple[str, str, str, str, int, str]]:
+    def look() -> list[StoredRow]:
         with store.transaction() as tx:
             return tx.stored([MODEL])
 

@@ -29,6 +29,7 @@ from shadowserve.services import experiment_steps
 from shadowserve.services.context import ControlPlane
 from shadowserve.services.repository import KINDS, Repository, all_scopes
 from shadowserve.services.runtime import Deployment, DeployResult, DeployState
+from shadowserve.store.base import StoredRow
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ ROLLING_OUT = (EndpointStatus.CREATING, EndpointStatus.UPDATING)
 
 # What a pass reads to tell whether anything changed: the leader's epoch (a new lead starts
 # with nothing running), every resource a deployment is made from, and the redaction tags.
-Look = tuple[int, list[tuple[str, str, str, str, int, str]], list[tuple[str, str]]]
+Look = tuple[int, list[StoredRow], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)

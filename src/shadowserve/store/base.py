@@ -39,6 +39,10 @@ class DuplicateKeyError(Exception):
     """insert() found a document with the same kind, scope and name."""
 
 
+# One row of Transaction.stored: kind, account, region, name key, version, body as stored.
+StoredRow = tuple[str, str, str, str, int, str]
+
+
 class Transaction(Protocol):
     """A unit of work: everything done through it commits together or not at all."""
 
@@ -58,7 +62,7 @@ class Transaction(Protocol):
         """Delete a document read earlier; raises StaleWrite if it changed since."""
         ...
 
-    def stored(self, kinds: Sequence[str]) -> list[tuple[str, str, str, str, int, str]]:
+    def stored(self, kinds: Sequence[str]) -> list[StoredRow]:
         """(kind, account, region, name key, version, body as stored) of every document of
         these kinds, sorted by the first four: two looks differ when anything of them was
         written in between, told without parsing a body (the reconciler's "nothing to do")."""

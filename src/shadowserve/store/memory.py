@@ -11,7 +11,7 @@ from typing import Any
 
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import StaleWrite
-from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError
+from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError, StoredRow
 
 _Key = tuple[str, Scope, str]
 
@@ -74,7 +74,7 @@ class MemoryTransaction:
     def delete(self, document: Document) -> None:
         del self._s.documents[self._checked(document)]
 
-    def stored(self, kinds: Sequence[str]) -> list[tuple[str, str, str, str, int, str]]:
+    def stored(self, kinds: Sequence[str]) -> list[StoredRow]:
         wanted = {str(kind) for kind in kinds}
         return sorted(
             (kind, scope.account, scope.region, name_key, doc.version,

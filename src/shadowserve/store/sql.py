@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from shadowserve.domain.arns import Scope
 from shadowserve.domain.errors import StaleWrite, StorageFull
 from shadowserve.store import migrate
-from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError
+from shadowserve.store.base import AggregateKey, Document, DuplicateKeyError, StoredRow
 from shadowserve.store.schema import aggregates, resources, tags, work
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ class SqlTransaction:
         if result.rowcount != 1:
             raise StaleWrite(document.name_key)
 
-    def stored(self, kinds: Sequence[str]) -> list[tuple[str, str, str, str, int, str]]:
+    def stored(self, kinds: Sequence[str]) -> list[StoredRow]:
         c = resources.c
         rows = self._c.execute(
             select(c.kind, c.account, c.region, c.name_key, c.version, c.body)
