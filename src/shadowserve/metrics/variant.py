@@ -18,7 +18,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -72,6 +72,9 @@ class _Latencies:
         self.counts[bisect_left(LATENCY_BUCKETS, value)] += 1
         self.total += value
 
+    def copy(self) -> _Latencies:
+        return _Latencies(list(self.counts), self.total)
+
     def buckets(self) -> list[tuple[str, float]]:
         cumulative, running = [], 0
         for name, count in zip(_BUCKET_NAMES, self.counts, strict=True):
@@ -92,6 +95,13 @@ class _Series:
     model_errors: int = 0
     model_latency: _Latencies = field(default_factory=_Latencies)
     overhead_latency: _Latencies = field(default_factory=_Latencies)
+
+    def copy(self) -> _Series:
+        return replace(
+            self,
+            model_latency=self.model_latency.copy(),
+            overhead_latency=self.overhead_latency.copy(),
+        )
 
 
 class VariantMetrics:
@@ -135,16 +145,7 @@ class VariantMetrics:
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
-            snapshot = {
-                labels: _Series(
-                    series.created, series.invocations, series.per_instance, series.errors_4xx,
-                    series.errors_5xx, series.model_errors,
-                    _Latencies(list(series.model_latency.counts), series.model_latency.total),
-                    _Latencies(list(series.overhead_latency.counts),
-                               series.overhead_latency.total),
-                )
-                for labels, series in self._series.items()
-            }  # fmt: skip
+            snapshot = {labels: series.copy() for labels, series in self._series.items()}
         yield from self._families(snapshot)
 
     @staticmethod
