@@ -116,6 +116,14 @@ class Leadership(PeriodicWork):
     def _lose(self) -> None:
         if self._connection is not None:
             try:
+                # Given back at once, so the next candidate's try finds it free: ending the
+                # session frees it only once the server has noticed the connection closed.
+                self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK}
+                )
+            except Exception:  # the session is already gone, and the lock with it
+                log.debug("giving back the lead's lock failed", exc_info=True)
+            try:
                 # Invalidated, not closed: a closed connection goes back to the pool with
                 # its session, and the lock, still alive. This ends the session.
                 self._connection.invalidate()
