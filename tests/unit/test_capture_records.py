@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from shadowserve.capture.records import (
@@ -108,3 +109,18 @@ def test_object_layout() -> None:
         r"some/prefix/ep/AllTraffic/2026/03/04/05/06-07-890-[0-9a-f-]{36}\.jsonl", location.key
     )
     assert object_location("s3://bucket", "ep", "v", first).key.startswith("ep/v/2026/")
+
+
+def test_every_string_is_escaped_as_json_dumps_escapes_it() -> None:
+    # A caller's InferenceId and Content-Type reach the record as they were sent.
+    event = replace(
+        _event(b"caf\xc3\xa9", 'text/csv; x="q"', b"\x00", "application/x-npy"),
+        inference_id='id "1" \\ caf\u00e9 \u2603\n',
+    )
+    line = _line(event, _config(["Input", "Output"]))
+    record = json.loads(line)
+    assert line == json.dumps(record, separators=(",", ":")) + "\n"
+    assert record["eventMetadata"] == {"eventId": event.event_id,
+                                       "inferenceTime": "2026-03-04T05:06:07Z",
+                                       "inferenceId": event.inference_id}  # fmt: skip
+    assert record["captureData"]["endpointInput"]["observedContentType"] == 'text/csv; x="q"'

@@ -15,9 +15,10 @@ Files live at ``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/MM-SS-mmm-<uuid
 
 from __future__ import annotations
 
-import json
+import functools
 import uuid
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 
 import pybase64
 
@@ -50,14 +51,14 @@ def append_record(out: bytearray, event: InvocationEvent, config: DataCaptureCon
         if index:
             out += b","
         _append_payload(out, name, body, content_type, mode, header)
-    metadata = {
-        "eventId": event.event_id,
-        "inferenceTime": event.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        # Always present (generated when the caller sent none), so the production and
-        # shadow records of one request join on it.
-        "inferenceId": event.inference_id,
-    }
-    out += b'},"eventMetadata":' + _compact(metadata) + b',"eventVersion":"0"}\n'
+    out += b'},"eventMetadata":{"eventId":' + _string(event.event_id)
+    # "2026-03-04T05:06:07Z": isoformat's first 19 characters are strftime's
+    # "%Y-%m-%dT%H:%M:%S" at two thirds of its cost.
+    inference_time = event.time.isoformat(timespec="seconds")[:19] + "Z"
+    out += b',"inferenceTime":' + _string(inference_time)
+    # Always present (generated when the caller sent none), so the production and shadow
+    # records of one request join on it.
+    out += b',"inferenceId":' + _string(event.inference_id) + b'},"eventVersion":"0"}\n'
 
 
 def encoding_for(content_type: str, header: CaptureContentTypeHeader | None) -> str:
@@ -86,23 +87,32 @@ def _append_payload(
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             encoding = BASE64  # declared text but is not: keep the bytes exact
-    out += b'"' + name.encode() + b'":{"observedContentType":' + _compact(content_type)
-    out += b',"mode":' + _compact(mode) + b',"data":"'
+    out += b'"' + name.encode() + b'":{"observedContentType":' + _string(content_type)
+    out += b',"mode":' + _string(mode) + b',"data":"'
     if text is None:
         # pybase64 (SIMD, the GIL released): 0.06 ms a megabyte, the standard library's 1.6.
         out += pybase64.b64encode(body)
     else:
-        for start in range(0, len(text), TEXT_PIECE):  # escaped as json.dumps escapes it
-            out += json.dumps(text[start : start + TEXT_PIECE])[1:-1].encode("ascii")
-    out += b'","encoding":' + _compact(encoding) + b"}"
+        for start in range(0, len(text), TEXT_PIECE):
+            out += _string(text[start : start + TEXT_PIECE])[1:-1]
+    out += b'","encoding":' + _string(encoding) + b"}"
 
 
-def _compact(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode("ascii")
+def _string(text: str) -> bytes:
+    """A JSON string, quoted and escaped byte for byte as ``json.dumps`` writes it (the C
+    function it calls). One ``json.dumps`` per string builds an encoder each time: seven per
+    record were two thirds of a record's 31 µs (#16)."""
+    return encode_basestring_ascii(text).encode("ascii")
 
 
-def _lowered(types: list[str] | None) -> set[str]:
-    return {t.split(";", 1)[0].strip().lower() for t in types or []}
+def _lowered(types: list[str] | None) -> frozenset[str]:
+    return _media_types(tuple(types or ()))
+
+
+@functools.lru_cache(maxsize=256)
+def _media_types(types: tuple[str, ...]) -> frozenset[str]:
+    # Cached: the same config's lists are asked for on every record.
+    return frozenset(t.split(";", 1)[0].strip().lower() for t in types)
 
 
 def object_location(destination: str, endpoint: str, variant: str, first: datetime) -> S3Location:
