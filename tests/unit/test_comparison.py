@@ -233,3 +233,13 @@ def test_labels_past_the_limit_count_as_other_also_after_a_merge_and_a_reload() 
     assert ("late", "x") in reloaded.confusion and ("p0", "late") in reloaded.confusion
     reloaded.add("never-seen", "y", False)
     assert (OTHER_LABEL, "y") in reloaded.confusion
+
+
+def test_whole_number_and_boolean_labels_are_named_as_json_writes_them() -> None:
+    same = b'{"label": 1, "ok": true, "id": -3}'
+    pairs = [(b'{"label": 1, "ok": true, "id": 12345678901234567890}',
+              b'{"label": 0, "ok": false, "id": 12345678901234567890}'), (same, same)]  # fmt: skip
+    summary = _summary(pairs)
+    assert _field(summary, "label:/label")["labels"] == ["0", "1"]
+    assert _field(summary, "label:/ok")["labels"] == ["false", "true"]
+    assert _field(summary, "label:/id")["labels"] == ["-3", "12345678901234567890"]
