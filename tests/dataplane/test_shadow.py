@@ -77,7 +77,9 @@ GATED_MODEL = """
         return float(os.environ.get("SCALE", "2"))
 
     def predict_fn(data, scale):
-        gate = os.environ.get("WAIT_FOR")
+        arrived, gate = os.environ.get("ARRIVED"), os.environ.get("WAIT_FOR")
+        if arrived:  # tells the test the request has reached this model
+            pathlib.Path(arrived).touch()
         while gate and not pathlib.Path(gate).exists():  # held until the test lets it go
             time.sleep(0.02)
         return [x * scale for x in data]
@@ -104,6 +106,29 @@ def test_a_slow_shadow_never_delays_production(models: Models, tmp_path: Path) -
         ),
         timeout=20,
     )
+
+
+def test_the_copy_goes_out_only_once_production_has_answered(
+    models: Models, tmp_path: Path
+) -> None:
+    """Production is held until the test opens its gate; while it is held no copy has been
+    made, so a request never waits behind its own shadow's call."""
+    arrived, gate = tmp_path / "arrived", tmp_path / "open"
+    production = models.model(GATED_MODEL, environment={
+        "SCALE": "2", "ARRIVED": str(arrived), "WAIT_FOR": str(gate)})  # fmt: skip
+    shadow = models.model(environment={"SCALE": "3"})
+    endpoint = models.endpoint(production)
+    models.experiment(endpoint, production, shadow)
+    answered: list[float] = []
+    caller = threading.Thread(target=lambda: answered.append(_timed_invoke(models, endpoint, 4)))
+    caller.start()
+    wait_until(arrived.exists, timeout=20)
+    assert _shadow_count(models, endpoint, "sampled") == 0
+    gate.touch()
+    caller.join(30)
+    assert answered
+    wait_until(lambda: _shadow_count(models, endpoint, "succeeded") == 1, timeout=20)
+    assert _shadow_count(models, endpoint, "sampled") == 1
 
 
 def test_a_failing_shadow_is_counted_and_invisible_to_callers(models: Models) -> None:

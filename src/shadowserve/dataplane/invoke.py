@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -17,9 +18,9 @@ from shadowserve.dataplane.model_client import (
     model_http_client,
 )
 from shadowserve.dataplane.model_stream import StreamHead, StreamItem, stream_model
-from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, VariantRoute
+from shadowserve.dataplane.routing import EndpointRoute, RoutingTable, ShadowRoute, VariantRoute
 from shadowserve.dataplane.sampling import is_sampled
-from shadowserve.dataplane.shadow import ShadowDispatcher, ShadowJob
+from shadowserve.dataplane.shadow import ShadowDispatcher
 from shadowserve.dataplane.worker_connections import WorkerConnections
 from shadowserve.domain.arns import Scope, endpoint_log_group, log_group_arn
 from shadowserve.domain.redaction import redact
@@ -55,6 +56,9 @@ class InvokeStream:
     chunks: AsyncIterator[bytes]  # raises InvokeError (ModelStreamError) if it breaks off
 
 
+# A mirrored request's shadow leg, its route and its call: what the dispatcher is handed.
+ShadowCopy = tuple[Leg, ShadowRoute, ModelCall]
+
 # Why an endpoint has no route: its status and failure reason, or None if it does not exist.
 EndpointLookup = Callable[[Scope, str], Awaitable[tuple[EndpointStatus, str | None] | None]]
 
@@ -88,9 +92,17 @@ class Invoker:
 
     async def invoke(self, request: InvokeRequest) -> InvokeResponse:
         started = time.perf_counter_ns()
-        route, variant, leg, call = await self._begin(request, started)
+        route, variant, leg, call, copy = await self._begin(request)
         assert self._connections is not None, "start() first"
-        answer = await call_model(self._connections, variant.pool, call, self._timeout)
+        try:
+            answer = await call_model(self._connections, variant.pool, call, self._timeout)
+        finally:
+            if copy is not None:
+                # The copy goes out once production's answer is on its way to the caller, so
+                # the request never waits behind its own shadow's call (#16). Scheduled, not
+                # run: the answer's write is scheduled later in this same turn, and the copy's
+                # task wakes after it (callbacks run in the order they were scheduled).
+                asyncio.get_running_loop().call_soon(self._shadows.submit, *copy)
         self._publish(leg, request, answer, started)
         return _response(request, route, variant, answer)
 
@@ -99,7 +111,9 @@ class Invoker:
         as they come. An error before the first byte is raised as InvokeEndpoint's would be;
         one after ends the stream with a ModelStreamError."""
         started = time.perf_counter_ns()
-        route, variant, leg, call = await self._begin(request, started)
+        route, variant, leg, call, copy = await self._begin(request)
+        if copy is not None:  # a stream may last long: its copy does not wait for it
+            self._shadows.submit(*copy)
         assert self._client is not None, "start() first"
         items = stream_model(self._client, variant.pool, call, self._timeout)
         first = await anext(items)
@@ -152,10 +166,10 @@ class Invoker:
         self._bus.publish(leg_event(leg, request.call, answer, total_us))
 
     async def _begin(
-        self, request: InvokeRequest, started: int
-    ) -> tuple[EndpointRoute, VariantRoute, Leg, ModelCall]:
+        self, request: InvokeRequest
+    ) -> tuple[EndpointRoute, VariantRoute, Leg, ModelCall, ShadowCopy | None]:
         """The route and production variant of a request, its leg and production's call,
-        and its shadow copy (submitted here, before production is called)."""
+        and its shadow copy if it is mirrored (for the caller to submit)."""
         route = self._routing.get(request.scope, request.endpoint_name)
         if route is None:
             raise await self._why_unrouted(request)
@@ -183,6 +197,7 @@ class Invoker:
             and is_sampled(capture.initial_sampling_percentage, inference_id),
         )
         call = replace(request.call, inference_id=inference_id)
+        copy: ShadowCopy | None = None
         if shadow is not None and mirrored:
             shadow_leg = replace(
                 leg,
@@ -191,13 +206,13 @@ class Invoker:
                 mirrored=False,
                 instance_count=len(shadow.variant.pool.workers),
             )
-            copy = replace(
+            shadow_call = replace(
                 call,
                 custom_attributes=redact(call.custom_attributes, shadow.redacted_keys),
                 experiment=shadow.experiment_name or "",
             )
-            self._shadows.submit(ShadowJob(shadow_leg, shadow, copy, started))
-        return route, variant, leg, call
+            copy = (shadow_leg, shadow, shadow_call)
+        return route, variant, leg, call, copy
 
     async def _why_unrouted(self, request: InvokeRequest) -> errors.InvokeError:
         found = await self._lookup(request.scope, request.endpoint_name)

@@ -88,10 +88,11 @@ class ShadowDispatcher:
             await self._connections.close()
         await self._admission.stop()
 
-    def submit(self, job: ShadowJob) -> None:
+    def submit(self, leg: Leg, route: ShadowRoute, call: ModelCall) -> None:
         """Hand a copy over without waiting; a saturated loop sheds it and a full queue drops
-        it (each counted, with an event)."""
-        endpoint, variant = job.leg.endpoint_name, job.leg.variant_name
+        it (each counted, with an event). Its overhead is timed from here."""
+        job = ShadowJob(leg, route, call, time.perf_counter_ns())
+        endpoint, variant = leg.endpoint_name, leg.variant_name
         self._counters.sampled(endpoint, variant)
         if not self._admission.admits():
             self._counters.shed(endpoint, variant)
