@@ -44,7 +44,13 @@ def s3_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def dp_server(tmp_path_factory: pytest.TempPathFactory, s3_url: str) -> Iterator[ServerProcess]:
-    data_dir = tmp_path_factory.mktemp("dp")
+    with dataplane_server(tmp_path_factory.mktemp("dp"), s3_url) as process:
+        yield process
+
+
+@contextmanager
+def dataplane_server(data_dir: Path, s3_url: str, *extra: str) -> Iterator[ServerProcess]:
+    """The data-plane tests' server; ``extra`` flags go after the shared ones."""
     args = [
         *FAST,
         "--s3-endpoint-url", s3_url,
@@ -54,6 +60,7 @@ def dp_server(tmp_path_factory: pytest.TempPathFactory, s3_url: str) -> Iterator
         "--shadow-concurrency", "4",
         "--shadow-queue-size", "4",
         "--capture-flush-seconds", "1",
+        *extra,
     ]  # fmt: skip
     with ServerProcess(data_dir, extra_args=args) as process:
         yield process

@@ -253,7 +253,11 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         query_services,
         invoker,
         ApiDependencies(
-            plane, compare_defaults(settings), objects, DirectCalls(runtime, settings.model_timeout)
+            plane,
+            compare_defaults(settings),
+            objects,
+            DirectCalls(runtime, settings.model_timeout),
+            settings.shadow_niceness,
         ),
         registry,
         partial(_health, StorageHealth(settings.data_dir, registry), membership, coordination),

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.conftest import FAST
-from tests.dataplane_fixtures import Models, running_container_endpoint
+from tests.dataplane_fixtures import Models, dataplane_server, running_container_endpoint
 from tests.dataplane_support import (
     metric,
     model_archive,
@@ -52,6 +52,16 @@ LABEL_MODEL = """
 # Models that take a few milliseconds, so per-request latency ratios are not dominated by
 # the host's sub-millisecond jitter.
 STEADY = {"SLEEP": "0.004"}
+
+
+@pytest.fixture(scope="module")
+def dp_server(tmp_path_factory: pytest.TempPathFactory, s3_url: str) -> Iterator[ServerProcess]:
+    """This module's own server, its shadow workers at production's CPU priority: the verdict
+    tests pair identical models, and on a busy host shadows at +10 nice (the default) wait
+    for the CPU, which took the shadow's median latency to 1.33x production's on CI."""
+    with dataplane_server(tmp_path_factory.mktemp("report"), s3_url,
+                          "--shadow-niceness", "0") as process:  # fmt: skip
+        yield process
 
 
 @pytest.fixture(scope="module")

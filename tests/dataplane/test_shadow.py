@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -410,6 +411,31 @@ def test_shadow_workers_yield_the_cpu_to_production(models: Models, data_dir: Pa
     restarted = wait_until(lambda: [p for p in worker_pids(data_dir, f"{endpoint}/shadow/")
                                     if p != shadow[0]], timeout=30)  # fmt: skip
     assert {_nice(pid) for pid in restarted} == {min(19, own + 10)}
+
+
+def test_a_report_failing_on_latency_says_the_shadow_yields_the_cpu(models: Models) -> None:
+    """At +10 nice a shadow's latency on a busy machine is partly its wait for the CPU: a
+    failed latency check says so (a shadow three times slower fails it on any host)."""
+    production = models.model(environment={"SCALE": "2", "SLEEP": "0.005"})
+    shadow = models.model(environment={"SCALE": "3", "SLEEP": "0.015"})
+    endpoint = models.endpoint(production)
+    experiment = models.experiment(endpoint, production, shadow)
+    for value in range(30):  # one at a time, so the one shadow worker drops none
+        _timed_invoke(models, endpoint, value)
+        wait_until(lambda done=value + 1: _shadow_count(models, endpoint, "succeeded") == done)
+
+    def report() -> dict[str, Any]:
+        response = httpx.get(f"{models.server.url}/api/experiments/{experiment}/report",
+                             params={"min_pairs": 20}, timeout=30)  # fmt: skip
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    settled = wait_until(lambda: (r := report())["comparison"]["pairs"]
+                         + r["comparison"]["unpaired"] >= 30 and r, timeout=30)  # fmt: skip
+    latency = next(c for c in settled["verdict"]["checks"] if c["name"] == "latency")
+    assert not latency["passed"], latency
+    assert any("+10 nice (--shadow-niceness)" in w and "--shadow-niceness 0" in w
+               for w in settled["warnings"]), settled["warnings"]  # fmt: skip
 
 
 def test_a_saturated_loop_sheds_copies_and_counts_them(tmp_path: Path, s3_url: str) -> None:

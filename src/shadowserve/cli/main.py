@@ -136,7 +136,8 @@ def cli() -> None:
     type=click.IntRange(0, 19),
     envvar="SHADOWSERVE_SHADOW_NICENESS",
     help="Added to shadow workers' nice value, so that on a shared machine they get the CPU "
-    "only when production leaves it; 0: production's priority.",
+    "only when production leaves it; 0: production's priority (a busy machine's latency "
+    "comparison is then on equal terms).",
 )
 @click.option(
     "--event-batch-seconds",

@@ -47,6 +47,7 @@ class ApiDependencies:
     compare_defaults: CompareSettings  # the server's, where an experiment's tags say nothing
     objects: ObjectStore  # where capture is read from
     calls: VariantCalls  # direct calls to variants, for replays
+    shadow_niceness: int = 0  # added to shadow workers' nice value (a report's caveat)
 
 
 class ReplayBody(BaseModel):
@@ -128,7 +129,7 @@ class ApiHandlers:
     def _report_request(self, request: Request) -> reports.ReportRequest:
         query = request.query_params
         return reports.ReportRequest(thresholds_from(query), self._api.compare_defaults,
-                                     overrides_from(query))  # fmt: skip
+                                     overrides_from(query), self._api.shadow_niceness)  # fmt: skip
 
 
 def thresholds_from(query: Mapping[str, str]) -> Thresholds:

@@ -27,6 +27,8 @@ class ReportRequest:
     base: CompareSettings = field(default_factory=CompareSettings)  # the server's defaults
     # The report's own flags, over the experiment's tags.
     overrides: Overrides = field(default_factory=Overrides)
+    # The server's --shadow-niceness: shadows that yield the CPU are slower on a busy machine.
+    shadow_niceness: int = 0
 
 
 @dataclass
@@ -47,6 +49,7 @@ class StoredReport:
             request.thresholds, self.settings, self.warnings,
         )  # fmt: skip
         report["timeline_resolution_seconds"] = self.width
+        report["warnings"] += _priority_warnings(report["verdict"], request.shadow_niceness)
         return report
 
 
@@ -107,6 +110,21 @@ def _compare_time_warnings(overrides: Overrides) -> list[str]:
     return [
         f"{' and '.join(given)} apply as outputs are compared; the stored comparison used the "
         "experiment's settings. Add --from-capture to recompute it from the captured data."
+    ]
+
+
+def _priority_warnings(verdict: dict[str, Any], shadow_niceness: int) -> list[str]:
+    """A failed latency check, when shadow workers run at a lower CPU priority: on a busy
+    machine part of the shadow's latency is its wait for the CPU, not the model."""
+    failed = any(check["name"] == "latency" and not check["passed"]
+                 for check in verdict["checks"])  # fmt: skip
+    if not failed or shadow_niceness <= 0:
+        return []
+    return [
+        f"Shadow workers started here run at +{shadow_niceness} nice (--shadow-niceness), so "
+        "they yield the CPU to production: on a busy machine the shadow's latency includes its "
+        "wait for the CPU. Start the server with --shadow-niceness 0 to compare latency on "
+        "equal terms."
     ]
 
 
