@@ -105,6 +105,9 @@ class Gateway:
             config["DataCaptureConfig"] = {
                 "InitialSamplingPercentage": 100, "DestinationS3Uri": f"s3://{bucket}/x",
                 "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                # JSON payloads are captured as JSON text, as SageMaker's examples set it up
+                # (without the header every payload is base64).
+                "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
             }  # fmt: skip
         self.sm.create_endpoint_config(**config)
         self.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)

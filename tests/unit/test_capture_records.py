@@ -111,6 +111,19 @@ def test_object_layout() -> None:
     assert object_location("s3://bucket", "ep", "v", first).key.startswith("ep/v/2026/")
 
 
+def test_text_payloads_of_every_character_are_escaped_as_json_dumps_escapes_them() -> None:
+    # Every ASCII character (control characters and DEL among them), over several pieces,
+    # and the same with non-ASCII text mixed in: two ways through the escaping.
+    ascii_text = "".join(chr(c) for c in range(128)) * (2 * TEXT_PIECE // 128 + 1)
+    for text in (ascii_text, ascii_text.replace("\x7f", ""), ascii_text + "caf\u00e9 \u2603"):
+        event = _event(text.encode(), "text/csv", text.encode(), "application/json")
+        line = _line(event, _config(["Input", "Output"]))
+        record = json.loads(line)
+        assert line == json.dumps(record, separators=(",", ":")) + "\n"
+        assert record["captureData"]["endpointInput"]["data"] == text
+        assert record["captureData"]["endpointOutput"]["data"] == text
+
+
 def test_every_string_is_escaped_as_json_dumps_escapes_it() -> None:
     # A caller's InferenceId and Content-Type reach the record as they were sent.
     event = replace(
