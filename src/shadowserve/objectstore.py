@@ -65,8 +65,9 @@ class ObjectStore(Protocol):
 
 # Local uploads are written a piece at a time with a pause between pieces. One write of a
 # 16 MB capture file kept the kernel copying on the gateway's core for milliseconds, and on
-# a pinned gateway production p99 of 1 MB captured requests read x1.40-x1.55 of uncaptured
-# ones; paced, x0.99-x1.00 (#16, docs/benchmarks.md). A 16 MB file takes 15 ms longer.
+# a pinned gateway production p99 of 1 MB captured requests read x1.40-x1.82 of uncaptured
+# ones; paced, x0.94-x1.21 (four runs; #16, docs/benchmarks.md). A 16 MB file takes 15 ms
+# longer.
 UPLOAD_PIECE_BYTES = 1024 * 1024
 UPLOAD_PAUSE_SECONDS = 0.001
 
