@@ -115,10 +115,13 @@ def _report(models: Models, experiment: str, **params: Any) -> dict[str, Any]:
     return report
 
 
-def _settled(models: Models, experiment: str, pairs: int) -> dict[str, Any]:
+def _settled(models: Models, experiment: str, pairs: int, **params: Any) -> dict[str, Any]:
+    """The report once ``pairs`` requests are paired or known unpaired; ``params`` as
+    ``_report``'s."""
     return wait_until(  # type: ignore[no-any-return]
         lambda: (
-            (r := _report(models, experiment))["comparison"]["pairs"] + r["comparison"]["unpaired"]
+            (r := _report(models, experiment, **params))["comparison"]["pairs"]
+            + r["comparison"]["unpaired"]
             >= pairs
             and r
         ),

@@ -11,12 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from botocore.exceptions import ClientError
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.conftest import FAST
+from tests.dataplane.test_metrics_report import _settled
 from tests.dataplane_fixtures import SHADOW_TIMEOUT, Models
 from tests.dataplane_support import metric, wait_until, worker_pids
 
@@ -423,15 +423,7 @@ def test_a_report_failing_on_latency_says_the_shadow_yields_the_cpu(models: Mode
     for value in range(30):  # one at a time, so the one shadow worker drops none
         _timed_invoke(models, endpoint, value)
         wait_until(lambda done=value + 1: _shadow_count(models, endpoint, "succeeded") == done)
-
-    def report() -> dict[str, Any]:
-        response = httpx.get(f"{models.server.url}/api/experiments/{experiment}/report",
-                             params={"min_pairs": 20}, timeout=30)  # fmt: skip
-        assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
-
-    settled = wait_until(lambda: (r := report())["comparison"]["pairs"]
-                         + r["comparison"]["unpaired"] >= 30 and r, timeout=30)  # fmt: skip
+    settled = _settled(models, experiment, 30, min_pairs=20)
     latency = next(c for c in settled["verdict"]["checks"] if c["name"] == "latency")
     assert not latency["passed"], latency
     assert any("+10 nice (--shadow-niceness)" in w and "--shadow-niceness 0" in w
