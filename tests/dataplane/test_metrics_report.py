@@ -1,8 +1,9 @@
 """Variant metrics against known traffic, and the comparison report's verdict end to end, one
 test per rule family (the rules themselves are tested on fakes in tests/unit/test_verdict.py):
 identical, disagreeing on 10 % of inputs (candidate and equivalence mode, set by tag), noisy
-fields found without settings, and a recompute from capture. A slower shadow is judged on
-fakes only (test_verdict.py): end to end its outcome would hang on the host's load."""
+fields found without settings, and a recompute from capture. Latency is judged on fakes only
+(test_verdict.py): end to end its outcome hangs on the host's load, so these verdicts are asked
+with a bound far above what a busy host does to identical models (``LATENCY_LEFT_OUT``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from shadowserve.cli.server_process import ServerProcess
 from tests.conftest import FAST
-from tests.dataplane_fixtures import Models, dataplane_server, running_container_endpoint
+from tests.dataplane_fixtures import Models, running_container_endpoint
 from tests.dataplane_support import (
     metric,
     model_archive,
@@ -54,14 +55,11 @@ LABEL_MODEL = """
 STEADY = {"SLEEP": "0.004"}
 
 
-@pytest.fixture(scope="module")
-def dp_server(tmp_path_factory: pytest.TempPathFactory, s3_url: str) -> Iterator[ServerProcess]:
-    """This module's own server, its shadow workers at production's CPU priority: the verdict
-    tests pair identical models, and on a busy host shadows at +10 nice (the default) wait
-    for the CPU, which took the shadow's median latency to 1.33x production's on CI."""
-    with dataplane_server(tmp_path_factory.mktemp("report"), s3_url,
-                          "--shadow-niceness", "0") as process:  # fmt: skip
-        yield process
+# The verdict's latency bound for the tests of everything else: identical models, copies sent
+# one request at a time, read 1.33x-1.38x on CI's busy 2-core host at either shadow niceness
+# (1.19x-1.24x here on one core; 1.0x-1.09x with 20 ms between requests): the shadow's copy
+# runs alongside production's next request and shares its CPU (docs/report.md).
+LATENCY_LEFT_OUT = {"max_latency_increase": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +130,7 @@ def _settled(models: Models, experiment: str, pairs: int, **params: Any) -> dict
 def test_identical_shadow_is_promoted(models: Models) -> None:
     endpoint, experiment = _experiment(models, STEADY, STEADY)
     _traffic(models, endpoint, 120)
-    report = _settled(models, experiment, 120)
+    report = _settled(models, experiment, 120, **LATENCY_LEFT_OUT)
     assert report["variants"]["production"]["invocations"] == 120
     assert report["comparison"]["output_agreement"]["rate"] == 1.0
     assert report["comparison"]["latency_ratio_median"]["median"] > 0  # paired per request
@@ -140,13 +138,13 @@ def test_identical_shadow_is_promoted(models: Models) -> None:
     # The CLI prints the same report; --json for scripts.
     cli = subprocess.run(
         [sys.executable, "-m", "shadowserve.cli", "report", experiment,
-         "--url", models.server.url, "--json"],
+         "--url", models.server.url, "--max-latency-increase", "1", "--json"],
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     assert json.loads(cli.stdout)["verdict"]["decision"] == "promote"
     table = subprocess.run(
         [sys.executable, "-m", "shadowserve.cli", "report", experiment,
-         "--url", models.server.url],
+         "--url", models.server.url, "--max-latency-increase", "1"],
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     assert "PROMOTE" in table.stdout
@@ -158,7 +156,7 @@ def test_identical_shadow_is_promoted(models: Models) -> None:
 def test_a_shadow_disagreeing_on_ten_percent_per_mode(models: Models) -> None:
     endpoint, experiment = _experiment(models, STEADY, STEADY | {"FLIP_EVERY": "10"})
     _traffic(models, endpoint, 200)
-    report = _settled(models, experiment, 200)
+    report = _settled(models, experiment, 200, **LATENCY_LEFT_OUT)
     comparison = report["comparison"]
     assert comparison["output_agreement"]["rate"] == pytest.approx(0.9, abs=0.01)
     assert comparison["label_agreement"]["rate"] == pytest.approx(0.9, abs=0.01)
@@ -172,7 +170,7 @@ def test_a_shadow_disagreeing_on_ten_percent_per_mode(models: Models) -> None:
     models.sagemaker.add_tags(
         ResourceArn=arn, Tags=[{"Key": "shadowserve:compare-mode", "Value": "equivalence"}]
     )
-    strict = _report(models, experiment)
+    strict = _report(models, experiment, **LATENCY_LEFT_OUT)
     assert strict["settings"]["mode"] == "equivalence"
     assert strict["verdict"]["decision"] == "dont_promote"
     # About 90 % of about 200: on a loaded host a copy may time out and go unpaired.
@@ -181,7 +179,8 @@ def test_a_shadow_disagreeing_on_ten_percent_per_mode(models: Models) -> None:
     assert said, strict["verdict"]["reasons"]
     assert float(said[0][1]) == pytest.approx(90, abs=1.5) and int(said[0][2]) >= 190
     # A report flag overrides the tag for one report.
-    assert _report(models, experiment, compare_mode="candidate")["verdict"]["decision"] == "promote"
+    candidate = _report(models, experiment, compare_mode="candidate", **LATENCY_LEFT_OUT)
+    assert candidate["verdict"]["decision"] == "promote"
 
 
 def test_noise_is_found_by_itself_and_a_changed_version_is_not_noise(models: Models) -> None:
@@ -189,7 +188,7 @@ def test_noise_is_found_by_itself_and_a_changed_version_is_not_noise(models: Mod
     endpoint, experiment = _experiment(models, noisy | {"MODEL_VERSION": "v1"},
                                        noisy | {"MODEL_VERSION": "v2"})  # fmt: skip
     _traffic(models, endpoint, 150)
-    report = _settled(models, experiment, 150)
+    report = _settled(models, experiment, 150, **LATENCY_LEFT_OUT)
     outputs = report["comparison"]["outputs"]
     noise = {item["field"] for item in outputs["noise"]}
     assert noise == {"/0/request_id", "/0/generated_at"}, outputs["noise"]

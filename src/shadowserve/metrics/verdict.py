@@ -3,7 +3,8 @@ made-up figures in milliseconds). Every failed check names its figure and the bo
 
 Both modes check errors, latency (per request: the shadow's latency over production's on the
 same request, judged by the median ratio's interval, so one stall cannot fail an identical
-shadow and a loaded host slows both legs alike) and fields the shadow stops returning.
+shadow; a host short of CPU still slows the shadow more, docs/report.md) and fields the
+shadow stops returning.
 *equivalence* then wants outputs to agree; *candidate* lets them differ within divergence
 bounds: labels mostly kept, scores still ranked alike.
 """
