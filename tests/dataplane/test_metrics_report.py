@@ -99,9 +99,21 @@ def _experiment(models: Models, production_env: dict[str, str], shadow_env: dict
                                        **extra)  # fmt: skip
 
 
-def _traffic(models: Models, endpoint: str, count: int) -> None:
-    for value in range(count):
+def _traffic(models: Models, endpoint: str, count: int, first: int = 0) -> None:
+    for value in range(first, first + count):
         models.invoke(endpoint, [value])
+
+
+def _paced_traffic(models: Models, endpoint: str, count: int, burst: int = 4) -> None:
+    """``_traffic`` at the shadow's pace, for tests that need every copy: a burst at a time,
+    each burst's copies answered before the next. The shadow also answers the first 20
+    copies' noise probes, so back-to-back traffic can overrun the tests' queue of 4."""
+    for first in range(0, count, burst):
+        sent = min(first + burst, count)
+        _traffic(models, endpoint, sent - first, first)
+        wait_until(lambda sent=sent: metric(
+            models.server.url, "shadowserve_shadow_requests_total",
+            endpoint=endpoint, variant="shadow", outcome="succeeded") >= sent)  # fmt: skip
 
 
 def _report(models: Models, experiment: str, **params: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import httpx
 
-from tests.dataplane.test_metrics_report import LABEL_MODEL, STEADY, _settled, _traffic
+from tests.dataplane.test_metrics_report import LABEL_MODEL, STEADY, _paced_traffic, _settled
 from tests.dataplane.test_report_from_capture import _captured, shadowserve
 from tests.dataplane_fixtures import Models
 from tests.dataplane_support import metric, wait_until
@@ -36,7 +36,7 @@ def test_replay_vets_a_candidate_on_captured_traffic(models: Models, s3_url: str
         endpoint, production, models.model(LABEL_MODEL, environment=STEADY),
         DataStorageConfig={"Destination": f"s3://capture/{prefix}"},
     )  # fmt: skip
-    _traffic(models, endpoint, 120)
+    _paced_traffic(models, endpoint, 120)
     _settled(models, experiment, 120)
     s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1")
     wait_until(lambda: _captured(s3, prefix) >= 240, timeout=60)

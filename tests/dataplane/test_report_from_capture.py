@@ -16,7 +16,13 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.dataplane.test_metrics_report import LABEL_MODEL, STEADY, _report, _settled, _traffic
+from tests.dataplane.test_metrics_report import (
+    LABEL_MODEL,
+    STEADY,
+    _paced_traffic,
+    _report,
+    _settled,
+)
 from tests.dataplane_fixtures import Models
 from tests.dataplane_support import wait_until
 
@@ -51,7 +57,7 @@ def test_a_tolerance_set_later_applies_to_captured_traffic(models: Models, s3_ur
         DataStorageConfig={"Destination": f"s3://capture/{prefix}",
                            "ContentType": {"JsonContentTypes": ["application/json"]}},
     )  # fmt: skip
-    _traffic(models, endpoint, 120)
+    _paced_traffic(models, endpoint, 120)
     live = _settled(models, experiment, 120)
     score = next(f for f in live["comparison"]["outputs"]["fields"] if f["kind"] == "score")
     assert score["agreement"]["rate"] == 0.0  # 0.001 apart, tolerance 1e-6
