@@ -16,7 +16,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from rich.table import Table
 
 from bench.chart import isolation_chart
 from bench.loadgen import alternated, open_loop
-from bench.paired import p99_ratio
+from bench.paired import p99_difference, p99_ratio
 from bench.processes import (
     Nginx,
     Stub,
@@ -47,6 +47,7 @@ LARGE = json.dumps([0.5] * 200_000).encode()  # about 1 MB
 # Offered rates are capped: above ~500 rps the generator and the stubs, sharing one core,
 # start to lag (loadgen.LAG_LIMIT_MS), and the figures would describe them, not the gateway.
 MAX_RATE = 500.0
+TARGET_REPEATS_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ class Gateway:
                                      plan.warmup)  # fmt: skip
         first, second = alternation.merged()
         extra["p99_ratio"] = p99_ratio(alternation).as_json()
+        extra["p99_difference"] = p99_difference(alternation).as_json()
         return first.summary(), second.summary() | extra
 
     @contextlib.contextmanager
@@ -304,12 +306,16 @@ def _target(plan: Plan, gateway: Gateway, production: Stub, rate: float) -> dict
     url = gateway.endpoint("bench-target", capture=True)
     experiment = gateway.start_shadow("bench-target", plan.modes[0], 100)
     try:
-        row = _overhead_row(plan, gateway, url, production, rate)
+        # Three times the alternations of the other cells: the cell's p99 overhead is #16's
+        # figure, and its two-run spread (0.5-1.6 ms for the same code) needs the interval.
+        row = _overhead_row(replace(plan, repeats=plan.repeats * TARGET_REPEATS_FACTOR),
+                            gateway, url, production, rate)  # fmt: skip
     finally:
         gateway.stop_shadow(experiment, "bench-target")
     console.print(
-        f"  overhead p50 {row['overhead_p50_ms']} ms, p99 {row['overhead_p99_ms']} ms; "
-        f"gateway CPU {row['gateway']['gateway_cpu_us_per_request']} µs per request"
+        f"  overhead p50 {row['overhead_p50_ms']} ms, p99 {row['overhead_p99_ms']} ms "
+        f"{_interval(row)}; gateway CPU {row['gateway']['gateway_cpu_us_per_request']} µs per "
+        "request"
     )
     return row
 
@@ -431,8 +437,15 @@ def _print(results: dict[str, Any]) -> None:
     target = results["target"]
     console.print(
         f"Target cell (shadow 100 %, capture on, {target['rate']:.0f} rps): gateway overhead "
-        f"p50 {target['overhead_p50_ms']} ms, p99 {target['overhead_p99_ms']} ms"
+        f"p50 {target['overhead_p50_ms']} ms, p99 {target['overhead_p99_ms']} ms "
+        f"{_interval(target)}"
     )
+
+
+def _interval(row: dict[str, Any]) -> str:
+    """The p99 overhead's interval, where the run has one (results from before it lack it)."""
+    found = row["gateway"].get("p99_difference")
+    return f"[90 % interval {found['low']} to {found['high']}]" if found else ""
 
 
 def _flagged(row: dict[str, Any]) -> str:
