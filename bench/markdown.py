@@ -52,8 +52,9 @@ def _latency(rows: list[dict[str, Any]]) -> str:
         out.append(
             f"| {row['rate']:.0f} | {direct['p50_ms']} / {_p99(direct)} | {gateway['p50_ms']} / "
             f"{gateway['p90_ms']} / {_p99(gateway)} / {gateway['p999_ms']} | "
-            f"{row['overhead_p50_ms']} / {row['overhead_p90_ms']} / {row['overhead_p99_ms']} / "
-            f"{row['overhead_p999_ms']} | {gateway['gateway_cpu_us_per_request']} |"
+            f"{row['overhead_p50_ms']} / {row['overhead_p90_ms']} / {row['overhead_p99_ms']}"
+            f"{_difference(gateway)} / {row['overhead_p999_ms']} | "
+            f"{gateway['gateway_cpu_us_per_request']} |"
         )
     return "\n".join(out)
 

@@ -62,7 +62,7 @@ class Plan:
     # `segment` seconds per side, so that drift on a shared host hits both sides alike.
     segment: float
     repeats: int
-    # #16's headline cells (the target cell, capture on vs off) alternate this many pairs:
+    # #16's headline cells (gateway vs direct, capture on vs off) alternate this many pairs:
     # from two, resampling pairs gives an interval in name only (a fresh pinned gateway's
     # 1 KB capture read x0.75 to x1.26 from one two-pair cell to the next).
     headline_repeats: int
@@ -293,11 +293,11 @@ def _latency(plan: Plan, gateway: Gateway, url: str, production: Stub,
     rows = []
     for fraction in plan.rates:
         rate = _scaled(capacity) * fraction
-        row = _overhead_row(plan, gateway, url, production, rate)
+        row = _overhead_row(_headline(plan), gateway, url, production, rate)
         rows.append({"fraction": fraction, **row})
         console.print(
             f"  {fraction:.0%} of capacity ({rate:.0f} rps): overhead p50 "
-            f"{row['overhead_p50_ms']} ms, p99 {row['overhead_p99_ms']} ms"
+            f"{row['overhead_p50_ms']} ms, p99 {row['overhead_p99_ms']} ms {_interval(row)}"
         )
     return rows
 
