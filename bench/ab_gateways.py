@@ -121,7 +121,8 @@ def _summary(mode: str, name: str, pooled: Alternation, cpu: float) -> dict[str,
     estimate = p99_ratio(pooled)
     cpu_us = cpu / max(1, base["sent"] + cell["sent"]) * 1e6
     console.print(f"  {mode:16} {name:22}: production p99 {cell['p99_ms']:.2f} ms vs "
-                  f"{base['p99_ms']:.2f} ms without shadow, {estimate.shown()}; "
+                  f"{base['p99_ms']:.2f} ms without shadow, x{estimate.value:.2f} "
+                  f"[{estimate.low:.2f} to {estimate.high:.2f}]; "
                   f"gateway CPU {cpu_us:.0f} µs/request")  # fmt: skip
     return {"p99_vs_baseline": estimate.as_json(), "p99_ms": cell["p99_ms"],
             "baseline_p99_ms": base["p99_ms"], "cpu_us_per_request": round(cpu_us, 1),

@@ -24,42 +24,29 @@ LEVEL = 0.90  # the central share of the resampled ratios the interval holds
 
 
 @dataclass(frozen=True)
-class RatioEstimate:
-    ratio: float  # p99 of second / p99 of first, all requests pooled
+class Estimate:
+    """A statistic of all pairs pooled, and its interval over pairs resampled whole."""
+
+    key: str  # its name in the results: "ratio" (p99 of second / first) or "ms" (second - first)
+    value: float
     low: float
     high: float
 
-    def shown(self) -> str:
-        return f"x{self.ratio:.2f} [{self.low:.2f} to {self.high:.2f}]"
-
     def as_json(self) -> dict[str, float]:
-        return {"ratio": round(self.ratio, 3), "low": round(self.low, 3),
-                "high": round(self.high, 3)}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class DifferenceEstimate:
-    difference_ms: float  # p99 of second - p99 of first, all requests pooled
-    low: float
-    high: float
-
-    def shown(self) -> str:
-        return f"{self.difference_ms:+.2f} ms [{self.low:+.2f} to {self.high:+.2f}]"
-
-    def as_json(self) -> dict[str, float]:
-        return {"ms": round(self.difference_ms, 3), "low": round(self.low, 3),
+        return {self.key: round(self.value, 3), "low": round(self.low, 3),
                 "high": round(self.high, 3)}  # fmt: skip
 
 
 Statistic = Callable[[np.ndarray, np.ndarray], float]
 
 
-def p99_ratio(alternation: Alternation, seed: int = 0) -> RatioEstimate:
-    return RatioEstimate(*_bootstrapped(alternation, _ratio, seed))
+def p99_ratio(alternation: Alternation, seed: int = 0) -> Estimate:
+    return Estimate("ratio", *_bootstrapped(alternation, _ratio, seed))
 
 
-def p99_difference(alternation: Alternation, seed: int = 0) -> DifferenceEstimate:
-    return DifferenceEstimate(*_bootstrapped(alternation, _difference_ms, seed))
+def p99_difference(alternation: Alternation, seed: int = 0) -> Estimate:
+    """p99 of second minus p99 of first, in ms."""
+    return Estimate("ms", *_bootstrapped(alternation, _difference_ms, seed))
 
 
 def _bootstrapped(alternation: Alternation, statistic: Statistic,
