@@ -49,7 +49,7 @@ test-ray: $(RAY_STAMP) system-deps
 # isolation cells with nothing pinned (one box everything shares); `bench.ab_gateways`
 # runs the gateway as #16 found it (d5add74, from git) beside this tree's, side by side.
 bench: $(STAMP) system-deps
-	timeout 600 $(BIN)/python -m bench.run --out bench/results
+	timeout 720 $(BIN)/python -m bench.run --out bench/results
 	timeout 300 $(BIN)/python -m bench.run --shared --out bench/results
 	timeout 600 $(BIN)/python -m bench.ab_gateways --against d5add74 --out bench/results
 	timeout 180 $(BIN)/python -m bench.shedding --out bench/results

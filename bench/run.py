@@ -62,7 +62,8 @@ class Plan:
     # `segment` seconds per side, so that drift on a shared host hits both sides alike.
     segment: float
     repeats: int
-    # #16's headline cells (gateway vs direct, capture on vs off) alternate this many pairs:
+    # #16's headline cells (gateway vs direct, capture on vs off, isolation at 100 %
+    # sampling) alternate this many pairs:
     # from two, resampling pairs gives an interval in name only (a fresh pinned gateway's
     # 1 KB capture read x0.75 to x1.26 from one two-pair cell to the next).
     headline_repeats: int
@@ -350,7 +351,9 @@ def _isolation(plan: Plan, gateway: Gateway, baseline: str, url: str,
                 experiment = gateway.start_shadow("bench", mode, sampling)
             else:
                 gateway.set_sampling(experiment, sampling)
-            base, cell = gateway.measure_ab(baseline, url, SMALL, rate, plan)
+            # #16's isolation target is at 100 % sampling: those cells get real intervals.
+            cell_plan = _headline(plan) if sampling == 100 else plan
+            base, cell = gateway.measure_ab(baseline, url, SMALL, rate, cell_plan)
             ratio = round(cell["p99_ms"] / max(base["p99_ms"], 1e-3), 3)
             row = {"system": "shadowserve", "sampling": sampling, "mode": mode, **cell,
                    "baseline": base, "p99_vs_baseline": ratio}  # fmt: skip
