@@ -23,6 +23,7 @@ from tests.conftest import FAST, client
 from tests.dataplane_support import (
     SCALING_MODEL,
     ContainerHandler,
+    metric,
     model_archive,
     moto_s3,
     read_events,
@@ -173,6 +174,11 @@ class Models:
 
     def events(self, endpoint: str) -> list[dict[str, Any]]:
         return [e for e in read_events(self.events_path) if e["endpoint"] == endpoint]
+
+    def shadow_count(self, endpoint: str, outcome: str) -> float:
+        """The endpoint's shadow copies with ``outcome`` so far, from /metrics."""
+        return metric(self.server.url, "shadowserve_shadow_requests_total",
+                      endpoint=endpoint, variant="shadow", outcome=outcome)  # fmt: skip
 
 
 # Endpoints of earlier tests whose experiment was still stopping when they ended.

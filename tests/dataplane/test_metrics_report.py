@@ -60,6 +60,7 @@ STEADY = {"SLEEP": "0.004"}
 # (1.19x-1.24x here on one core; 1.0x-1.09x with 20 ms between requests): the shadow's copy
 # runs alongside production's next request and shares its CPU (docs/report.md).
 LATENCY_LEFT_OUT = {"max_latency_increase": 1.0}
+LATENCY_LEFT_OUT_FLAGS = ["--max-latency-increase", str(LATENCY_LEFT_OUT["max_latency_increase"])]
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +112,7 @@ def _paced_traffic(models: Models, endpoint: str, count: int, burst: int = 4) ->
     for first in range(0, count, burst):
         sent = min(first + burst, count)
         _traffic(models, endpoint, sent - first, first)
-        wait_until(lambda sent=sent: metric(
-            models.server.url, "shadowserve_shadow_requests_total",
-            endpoint=endpoint, variant="shadow", outcome="succeeded") >= sent)  # fmt: skip
+        wait_until(lambda sent=sent: models.shadow_count(endpoint, "succeeded") >= sent)
 
 
 def _report(models: Models, experiment: str, **params: Any) -> dict[str, Any]:
@@ -150,13 +149,13 @@ def test_identical_shadow_is_promoted(models: Models) -> None:
     # The CLI prints the same report; --json for scripts.
     cli = subprocess.run(
         [sys.executable, "-m", "shadowserve.cli", "report", experiment,
-         "--url", models.server.url, "--max-latency-increase", "1", "--json"],
+         "--url", models.server.url, *LATENCY_LEFT_OUT_FLAGS, "--json"],
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     assert json.loads(cli.stdout)["verdict"]["decision"] == "promote"
     table = subprocess.run(
         [sys.executable, "-m", "shadowserve.cli", "report", experiment,
-         "--url", models.server.url, "--max-latency-increase", "1"],
+         "--url", models.server.url, *LATENCY_LEFT_OUT_FLAGS],
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     assert "PROMOTE" in table.stdout

@@ -18,7 +18,7 @@ from shadowserve.cli.server_process import ServerProcess
 from tests.conftest import FAST
 from tests.dataplane.test_metrics_report import _settled
 from tests.dataplane_fixtures import SHADOW_TIMEOUT, Models
-from tests.dataplane_support import metric, wait_until, worker_pids
+from tests.dataplane_support import wait_until, worker_pids
 
 
 def _setup(models: Models, sampling: int = 100, **shadow_env: str) -> tuple[str, str]:
@@ -26,11 +26,6 @@ def _setup(models: Models, sampling: int = 100, **shadow_env: str) -> tuple[str,
     shadow = models.model(environment={"SCALE": "3", **shadow_env})
     endpoint = models.endpoint(production)
     return endpoint, models.experiment(endpoint, production, shadow, sampling)
-
-
-def _shadow_count(models: Models, endpoint: str, outcome: str) -> float:
-    return metric(models.server.url, "shadowserve_shadow_requests_total",
-                  endpoint=endpoint, variant="shadow", outcome=outcome)  # fmt: skip
 
 
 def _timed_invoke(models: Models, endpoint: str, value: float, **kwargs: Any) -> float:
@@ -97,13 +92,12 @@ def test_a_slow_shadow_never_delays_production(models: Models, tmp_path: Path) -
     models.experiment(endpoint, production, shadow)
     for value in range(10):
         _timed_invoke(models, endpoint, value)
-    assert _shadow_count(models, endpoint, "sampled") == 10
-    assert _shadow_count(models, endpoint, "succeeded") == 0  # all of them still held
+    assert models.shadow_count(endpoint, "sampled") == 10
+    assert models.shadow_count(endpoint, "succeeded") == 0  # all of them still held
     gate.touch()
     wait_until(
         lambda: (
-            _shadow_count(models, endpoint, "sent") + _shadow_count(models, endpoint, "dropped")
-            == 10
+            models.shadow_count(endpoint, "sent") + models.shadow_count(endpoint, "dropped") == 10
         ),
         timeout=20,
     )
@@ -124,12 +118,12 @@ def test_the_copy_goes_out_only_once_production_has_answered(
     caller = threading.Thread(target=lambda: answered.append(_timed_invoke(models, endpoint, 4)))
     caller.start()
     wait_until(arrived.exists, timeout=20)
-    assert _shadow_count(models, endpoint, "sampled") == 0
+    assert models.shadow_count(endpoint, "sampled") == 0
     gate.touch()
     caller.join(30)
     assert answered
-    wait_until(lambda: _shadow_count(models, endpoint, "succeeded") == 1, timeout=20)
-    assert _shadow_count(models, endpoint, "sampled") == 1
+    wait_until(lambda: models.shadow_count(endpoint, "succeeded") == 1, timeout=20)
+    assert models.shadow_count(endpoint, "sampled") == 1
 
 
 def test_a_failing_shadow_is_counted_and_invisible_to_callers(models: Models) -> None:
@@ -137,7 +131,7 @@ def test_a_failing_shadow_is_counted_and_invisible_to_callers(models: Models) ->
     for i in range(4):
         _timed_invoke(models, endpoint, i)
         time.sleep(0.05)
-    wait_until(lambda: _shadow_count(models, endpoint, "model_error") == 4, timeout=20)
+    wait_until(lambda: models.shadow_count(endpoint, "model_error") == 4, timeout=20)
 
 
 def test_a_hanging_shadow_times_out_and_overflow_is_dropped(models: Models) -> None:
@@ -146,9 +140,9 @@ def test_a_hanging_shadow_times_out_and_overflow_is_dropped(models: Models) -> N
     # The copies hang for 1000 s; production never waited even for one to time out.
     assert max(latencies) < SHADOW_TIMEOUT, latencies
     # 4 calls in flight and 4 waiting (the server's bounds); the other 4 are dropped at once.
-    assert _shadow_count(models, endpoint, "dropped") == 4
+    assert models.shadow_count(endpoint, "dropped") == 4
     wait_until(
-        lambda: _shadow_count(models, endpoint, "timeout") == 8, timeout=4 * SHADOW_TIMEOUT + 10
+        lambda: models.shadow_count(endpoint, "timeout") == 8, timeout=4 * SHADOW_TIMEOUT + 10
     )
     # The event log is written in batches (--event-batch-seconds): wait for the last ones.
     events = wait_until(lambda: [e for e in models.events(endpoint) if e["role"] == "shadow"]
@@ -178,7 +172,7 @@ def test_a_shadow_killed_mid_run_harms_no_production_call(models: Models) -> Non
     thread.join(60)
     assert errors == []
     failed = sum(
-        _shadow_count(models, endpoint, outcome)
+        models.shadow_count(endpoint, outcome)
         for outcome in ("connection_error", "no_instance", "timeout")
     )
     assert failed >= 1
@@ -187,11 +181,11 @@ def test_a_shadow_killed_mid_run_harms_no_production_call(models: Models) -> Non
         lambda: [p for p in worker_pids(data_dir, f"/{endpoint}/shadow/") if p not in before]
     )
     assert after
-    succeeded = _shadow_count(models, endpoint, "succeeded")
+    succeeded = models.shadow_count(endpoint, "succeeded")
 
     def recovered() -> bool:
         _timed_invoke(models, endpoint, 1)
-        return _shadow_count(models, endpoint, "succeeded") > succeeded
+        return models.shadow_count(endpoint, "succeeded") > succeeded
 
     wait_until(recovered, timeout=30, interval=0.5)
 
@@ -200,7 +194,7 @@ def test_sampling_changes_take_effect_on_live_traffic(models: Models) -> None:
     endpoint, experiment = _setup(models, sampling=0)
     for i in range(5):
         _timed_invoke(models, endpoint, i)
-    assert _shadow_count(models, endpoint, "sampled") == 0
+    assert models.shadow_count(endpoint, "sampled") == 0
     models.sagemaker.update_inference_experiment(
         Name=experiment,
         ShadowModeConfig={"SourceModelVariantName": "AllTraffic", "ShadowModelVariants": [
@@ -209,7 +203,7 @@ def test_sampling_changes_take_effect_on_live_traffic(models: Models) -> None:
 
     def mirrored() -> bool:
         _timed_invoke(models, endpoint, 1)
-        return _shadow_count(models, endpoint, "sampled") > 0
+        return models.shadow_count(endpoint, "sampled") > 0
 
     wait_until(mirrored, timeout=20, interval=0.2)
 
@@ -423,7 +417,7 @@ def test_a_report_failing_on_latency_says_the_shadow_yields_the_cpu(models: Mode
     experiment = models.experiment(endpoint, production, shadow)
     for value in range(30):  # one at a time, so the one shadow worker drops none
         _timed_invoke(models, endpoint, value)
-        wait_until(lambda done=value + 1: _shadow_count(models, endpoint, "succeeded") == done)
+        wait_until(lambda done=value + 1: models.shadow_count(endpoint, "succeeded") == done)
     settled = _settled(models, experiment, 30, min_pairs=20)
     latency = next(c for c in settled["verdict"]["checks"] if c["name"] == "latency")
     assert not latency["passed"], latency
@@ -445,8 +439,8 @@ def test_a_saturated_loop_sheds_copies_and_counts_them(tmp_path: Path, s3_url: s
         endpoint, _ = _setup(models)
         for i in range(5):
             _timed_invoke(models, endpoint, i)  # production answers as always
-        assert _shadow_count(models, endpoint, "shed") == 5
-        assert _shadow_count(models, endpoint, "sent") == 0
+        assert models.shadow_count(endpoint, "shed") == 5
+        assert models.shadow_count(endpoint, "sent") == 0
         shadow_legs = wait_until(lambda: [e for e in models.events(endpoint)
                                           if e["role"] == "shadow"] or None)  # fmt: skip
         assert {e["errorKind"] for e in shadow_legs} == {"dropped"}
