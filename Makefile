@@ -50,7 +50,7 @@ test-ray: $(RAY_STAMP) system-deps
 # runs the gateway as #16 found it (d5add74, from git) beside this tree's, side by side.
 bench: $(STAMP) system-deps
 	timeout 720 $(BIN)/python -m bench.run --out bench/results
-	timeout 300 $(BIN)/python -m bench.run --shared --out bench/results
+	timeout 480 $(BIN)/python -m bench.run --shared --out bench/results
 	timeout 600 $(BIN)/python -m bench.ab_gateways --against d5add74 --out bench/results
 	timeout 180 $(BIN)/python -m bench.shedding --out bench/results
 	timeout 300 $(BIN)/python -m bench.shadow_priority --out bench/results

@@ -23,10 +23,15 @@ def _p99(row: dict[str, Any]) -> str:
     return f"{row['p99_ms']}" + ("" if row.get("valid", True) else " ⚠")
 
 
+def interval(found: dict[str, float] | None) -> str:
+    """An estimate's 90 % interval (pairs resampled, bench/paired.py), if the run measured one;
+    results from before intervals lack them."""
+    return f" [{found['low']:.2f} to {found['high']:.2f}]" if found else ""
+
+
 def _difference(gateway: dict[str, Any]) -> str:
-    """The p99 overhead's 90 % interval (gateway vs direct, pairs resampled), if measured."""
-    found = gateway.get("p99_difference")
-    return f" [{found['low']} to {found['high']}]" if found else ""
+    """The p99 overhead's interval (gateway vs direct)."""
+    return interval(gateway.get("p99_difference"))
 
 
 def _machine(machine: dict[str, Any]) -> str:
@@ -76,9 +81,9 @@ def _target(row: dict[str, Any] | None) -> str:
 
 def _isolation(results: dict[str, Any]) -> str:
     nginx = {(r["mode"], r["sampling"]): r for r in results["nginx"]}
-    out = ["| shadow | sampling | shadowserve p99 (ms) | no shadow, interleaved | ratio | rps | "
-           "errors | copies sent / dropped | nginx p99 (ms) | rps | errors | "
-           "RSS MiB before → after |",
+    out = ["| shadow | sampling | shadowserve p99 (ms) | no shadow, interleaved | "
+           "ratio [90 % interval] | rps | errors | copies sent / dropped | nginx p99 (ms) | rps | "
+           "errors | RSS MiB before → after |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in results["isolation"]:
         peer = nginx.get((row["mode"], row["sampling"]))
@@ -86,7 +91,8 @@ def _isolation(results: dict[str, Any]) -> str:
         peer_cells = (f"{_p99(peer)} | {peer['achieved_rps']} | {peer['errors']}"
                       if peer else "— | — | —")  # fmt: skip
         base = row.get("baseline")
-        base_cells = f"{_p99(base)} | {row['p99_vs_baseline']}" if base else "— | —"
+        base_cells = (f"{_p99(base)} | {row['p99_vs_baseline']}{interval(row.get('p99_ratio'))}"
+                      if base else "— | —")  # fmt: skip
         out.append(
             f"| {row['mode']} | {row['sampling']}% | {_p99(row)} | {base_cells} | "
             f"{row['achieved_rps']} | "
@@ -102,9 +108,7 @@ def _capture(rows: list[dict[str, Any]]) -> str:
            "|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in rows:
         ratio = row.get("p99_ratio")
-        shown = ""
-        if ratio:
-            shown = f"x{ratio['ratio']:.2f} [{ratio['low']:.2f} to {ratio['high']:.2f}]"
+        shown = f"x{ratio['ratio']:.2f}{interval(ratio)}" if ratio else ""
         out.append(f"| {row['payload']} | {row['capture']} | {row['offered_rps']} | "
                    f"{row['p50_ms']} | {_p99(row)} | {shown} | {row['errors']} |")  # fmt: skip
     return "\n".join(out)

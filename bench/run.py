@@ -27,6 +27,7 @@ from rich.table import Table
 
 from bench.chart import isolation_chart
 from bench.loadgen import alternated, open_loop
+from bench.markdown import interval
 from bench.paired import p99_difference, p99_ratio
 from bench.processes import (
     Nginx,
@@ -75,8 +76,9 @@ class Plan:
 FULL = Plan(5, 4.0, 0.5, (0.25, 0.5, 0.75), (0, 10, 100), MODES, 20.0, 2.0, 2, 6, 1.0)
 SMOKE = Plan(1, 1.0, 0.2, (0.5,), (100,), ("slow",), 5.0, 0.5, 1, 1, 0.2)
 # --shared: nothing pinned; isolation at 100 % sampling only, in many short alternations, as
-# the shared machine is noisier (bench/paired.py gives each ratio an interval).
-SHARED = Plan(5, 4.0, 0.1, (0.5,), (100,), ("slow", "error", "hang"), 20.0, 0.5, 16, 16, 1.0)
+# the shared machine is noisier (bench/paired.py gives each ratio an interval). 32 pairs: at
+# 16, one run's error/hang ratios (x0.75 / x1.22) lay outside the last run's intervals.
+SHARED = Plan(5, 4.0, 0.1, (0.5,), (100,), ("slow", "error", "hang"), 20.0, 0.5, 32, 32, 1.0)
 
 
 class Gateway:
@@ -298,7 +300,7 @@ def _latency(plan: Plan, gateway: Gateway, url: str, production: Stub,
         rows.append({"fraction": fraction, **row})
         console.print(
             f"  {fraction:.0%} of capacity ({rate:.0f} rps): overhead p50 "
-            f"{row['overhead_p50_ms']} ms, p99 {row['overhead_p99_ms']} ms {_interval(row)}"
+            f"{row['overhead_p50_ms']} ms, p99 {row['overhead_p99_ms']} ms{_interval(row)}"
         )
     return rows
 
@@ -314,7 +316,7 @@ def _target(plan: Plan, gateway: Gateway, production: Stub, rate: float) -> dict
     finally:
         gateway.stop_shadow(experiment, "bench-target")
     console.print(
-        f"  overhead p50 {row['overhead_p50_ms']} ms, p99 {row['overhead_p99_ms']} ms "
+        f"  overhead p50 {row['overhead_p50_ms']} ms, p99 {row['overhead_p99_ms']} ms"
         f"{_interval(row)}; gateway CPU {row['gateway']['gateway_cpu_us_per_request']} µs per "
         "request"
     )
@@ -359,11 +361,10 @@ def _isolation(plan: Plan, gateway: Gateway, baseline: str, url: str,
                    "baseline": base, "p99_vs_baseline": ratio}  # fmt: skip
             rows.append(row)
             copies = row["shadow"]
-            interval = row["p99_ratio"]
             console.print(
                 f"  {mode:5} {sampling:3}%: p99 {row['p99_ms']} ms (no shadow "
-                f"{base['p99_ms']} ms, x{row['p99_vs_baseline']}, 90 % interval "
-                f"{interval['low']:.2f} to {interval['high']:.2f}), {row['achieved_rps']} rps, "
+                f"{base['p99_ms']} ms, x{row['p99_vs_baseline']}{interval(row['p99_ratio'])}), "
+                f"{row['achieved_rps']} rps, "
                 f"errors {row['errors']}; shadow copies sent {copies.get('sent', 0):.0f}, "
                 f"dropped {copies.get('dropped', 0):.0f}, timed out {copies.get('timeout', 0):.0f}"
             )
@@ -436,7 +437,8 @@ def _print(results: dict[str, Any]) -> None:
     for row in results["isolation"]:
         peer = nginx.get((row["mode"], row["sampling"]), {})
         table.add_row(row["mode"], f"{row['sampling']}%", _flagged(row),
-                      _flagged(row["baseline"]), str(row["p99_vs_baseline"]),
+                      _flagged(row["baseline"]),
+                      f"{row['p99_vs_baseline']}{interval(row.get('p99_ratio'))}",
                       str(row["achieved_rps"]), str(row["errors"]),
                       _flagged(peer) if peer else "—", str(peer.get("achieved_rps", "—")),
                       str(peer.get("errors", "—")))  # fmt: skip
@@ -444,15 +446,14 @@ def _print(results: dict[str, Any]) -> None:
     target = results["target"]
     console.print(
         f"Target cell (shadow 100 %, capture on, {target['rate']:.0f} rps): gateway overhead "
-        f"p50 {target['overhead_p50_ms']} ms, p99 {target['overhead_p99_ms']} ms "
+        f"p50 {target['overhead_p50_ms']} ms, p99 {target['overhead_p99_ms']} ms"
         f"{_interval(target)}"
     )
 
 
 def _interval(row: dict[str, Any]) -> str:
-    """The p99 overhead's interval, where the run has one (results from before it lack it)."""
-    found = row["gateway"].get("p99_difference")
-    return f"[90 % interval {found['low']} to {found['high']}]" if found else ""
+    """The p99 overhead's 90 % interval."""
+    return interval(row["gateway"].get("p99_difference"))
 
 
 def _flagged(row: dict[str, Any]) -> str:
