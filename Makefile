@@ -44,7 +44,7 @@ test: $(STAMP) system-deps
 test-ray: $(RAY_STAMP) system-deps
 	$(BIN)/python -m pytest -q tests/on_ray
 
-# Benchmarks and the soak run (not part of `make test`): about 22 minutes, loopback only;
+# Benchmarks and the soak run (not part of `make test`): about 27 minutes, loopback only;
 # see docs/benchmarks.md and docs/reliability.md. `bench.run --shared` repeats the shadow
 # isolation cells with nothing pinned (one box everything shares); `bench.ab_gateways`
 # runs the gateway as #16 found it (d5add74, from git) beside this tree's, side by side.
